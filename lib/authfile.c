@@ -1,0 +1,138 @@
+/* authfile: smbclient-style credentials files. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "authfile.h"
+#include "xmalloc.h"
+
+static void __attribute__((format(printf, 3, 4)))
+authfile_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Strip leading and trailing blanks (and a trailing CR) in place. */
+static char *
+authfile_trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
+	    e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+static void
+authfile_wipe(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+int
+authfile_read(const char *path, struct authfile *a, char *err, size_t errlen)
+{
+	struct stat sb;
+	char *line = NULL, *key, *val, *eq, **slot;
+	size_t cap = 0;
+	ssize_t n;
+	int fd, lineno = 0, rc = -1;
+	FILE *f;
+
+	memset(a, 0, sizeof(*a));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		authfile_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		authfile_seterr(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if ((sb.st_mode & 07777 & ~0600) != 0) {
+		authfile_seterr(err, errlen, "%s: mode %04o is too open; it "
+		    "must be 0600 or 0400 (chmod 600 %s)", path,
+		    (unsigned)(sb.st_mode & 07777), path);
+		close(fd);
+		return -1;
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
+		authfile_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) != -1) {
+		lineno++;
+		key = authfile_trim(line);
+		if (*key == '\0' || *key == '#' || *key == ';')
+			continue;
+		if ((eq = strchr(key, '=')) == NULL) {
+			authfile_seterr(err, errlen, "%s:%d: expected key = "
+			    "value", path, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		key = authfile_trim(key);
+		val = authfile_trim(eq + 1);
+		if (strcmp(key, "username") == 0)
+			slot = &a->username;
+		else if (strcmp(key, "password") == 0)
+			slot = &a->password;
+		else if (strcmp(key, "domain") == 0)
+			slot = &a->domain;
+		else {
+			authfile_seterr(err, errlen, "%s:%d: unknown key '%s' "
+			    "(expected username, password or domain)", path,
+			    lineno, key);
+			goto out;
+		}
+		authfile_wipe(*slot);
+		*slot = xstrdup(val);
+	}
+	if (ferror(f)) {
+		authfile_seterr(err, errlen, "%s: read error", path);
+		goto out;
+	}
+	if (a->username == NULL || a->username[0] == '\0') {
+		authfile_seterr(err, errlen, "%s: no username", path);
+		goto out;
+	}
+	if (a->password == NULL)
+		a->password = xstrdup("");
+	rc = 0;
+out:
+	if (line != NULL) {
+		explicit_bzero(line, cap);
+		free(line);
+	}
+	fclose(f);
+	if (rc == -1)
+		authfile_clear(a);
+	return rc;
+}
+
+void
+authfile_clear(struct authfile *a)
+{
+	authfile_wipe(a->username);
+	authfile_wipe(a->password);
+	authfile_wipe(a->domain);
+	memset(a, 0, sizeof(*a));
+}

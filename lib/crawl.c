@@ -1,0 +1,479 @@
+/*
+ * crawl: find and read the postoffices of one SMB location.
+ *
+ * A folder is a postoffice when it holds GLB\MASTER.GLB (names matched
+ * without regard to case).  The crawler looks at the URL's folder and, when
+ * that is not a postoffice, at each folder one level below it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "crawl.h"
+#include "log.h"
+#include "smbio.h"
+#include "smburl.h"
+#include "xmalloc.h"
+
+#define CRAWL_MASTER_CAP	(64 * 1024)
+#define CRAWL_TABLE_CAP		(16 * 1024 * 1024)
+#define CRAWL_MAX_SUBDIRS	1024
+
+static const char *const crawl_outcome_names[CRAWL_NOUTCOMES] = {
+	"ok", "not-postoffice", "malformed", "auth-failed", "access-denied",
+	"unreachable", "timeout", "error"
+};
+
+const char *
+crawl_outcome_name(enum crawl_outcome o)
+{
+	if ((unsigned)o >= CRAWL_NOUTCOMES)
+		return "error";
+	return crawl_outcome_names[o];
+}
+
+int
+crawl_outcome_parse(const char *name, enum crawl_outcome *o)
+{
+	int i;
+
+	for (i = 0; i < CRAWL_NOUTCOMES; i++)
+		if (strcmp(name, crawl_outcome_names[i]) == 0) {
+			*o = (enum crawl_outcome)i;
+			return 0;
+		}
+	return -1;
+}
+
+int64_t
+crawl_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+char *
+crawl_location(const char *host, uint16_t port, const char *share,
+    const char *path)
+{
+	char portbuf[16] = "";
+	char *loc, *p;
+
+	if (port != 0 && port != 445)
+		snprintf(portbuf, sizeof(portbuf), "@%u", port);
+	loc = xasprintf("\\\\%s%s\\%s%s%s", host, portbuf, share,
+	    path[0] ? "\\" : "", path);
+	for (p = loc + 2; *p != '\0'; p++)
+		if (*p == '/')
+			*p = '\\';
+	return loc;
+}
+
+void
+crawl_address(const struct crawl_result *r, char *out, size_t outlen)
+{
+	if (r->has_master)
+		snprintf(out, outlen, "%s/%s", r->master.network,
+		    r->master.postoffice);
+	else if (outlen > 0)
+		out[0] = '\0';
+}
+
+void
+crawl_result_free(struct crawl_result *r)
+{
+	free(r->location);
+	free(r->host);
+	free(r->share);
+	free(r->path);
+	free(r->error);
+	free(r->routes);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+crawl_results_free(struct crawl_results *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n; i++)
+		crawl_result_free(&rs->v[i]);
+	free(rs->v);
+	rs->v = NULL;
+	rs->n = 0;
+}
+
+/* Add a message to r->error, separated by "; ". */
+static void __attribute__((format(printf, 2, 3)))
+crawl_note(struct crawl_result *r, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg, *joined;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("vasprintf");
+	va_end(ap);
+	if (r->error == NULL)
+		r->error = msg;
+	else {
+		joined = xasprintf("%s; %s", r->error, msg);
+		free(r->error);
+		free(msg);
+		r->error = joined;
+	}
+}
+
+/* Record a failure: the first failure decides the outcome. */
+static void
+crawl_fail(struct crawl_result *r, enum crawl_outcome o, const char *msg)
+{
+	if (r->outcome == CRAWL_OK)
+		r->outcome = o;
+	crawl_note(r, "%s", msg);
+}
+
+static struct crawl_result *
+crawl_new_result(struct crawl_results *out, const struct smburl *u,
+    const char *path, int64_t started)
+{
+	struct crawl_result *r;
+
+	out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
+	r = &out->v[out->n++];
+	memset(r, 0, sizeof(*r));
+	r->host = xstrdup(u->host);
+	r->port = u->port;
+	r->share = xstrdup(u->share);
+	r->path = xstrdup(path);
+	r->location = crawl_location(u->host, u->port, u->share, path);
+	r->outcome = CRAWL_OK;
+	r->started_us = started;
+	return r;
+}
+
+/* Find name among a listing, case-insensitively, of the wanted type. */
+static const struct smbio_dirent *
+crawl_find(const struct smbio_dirent *v, size_t n, const char *name, int isdir)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].isdir == isdir && strcasecmp(v[i].name, name) == 0)
+			return &v[i];
+	return NULL;
+}
+
+/* Join a relative path and a name with '/'. */
+static char *
+crawl_join(const char *a, const char *b)
+{
+	if (a[0] == '\0')
+		return xstrdup(b);
+	return xasprintf("%s/%s", a, b);
+}
+
+/* Read the file rel (relative to the URL's folder) of u. */
+static int
+crawl_read(struct smbio *io, const struct smburl *u, const char *rel,
+    size_t cap, uint8_t **buf, size_t *len, struct smbio_status *st)
+{
+	char *url = smburl_format(u, rel);
+	int rc;
+
+	rc = smbio_readfile(io, url, cap, buf, len, st);
+	free(url);
+	return rc;
+}
+
+static int
+crawl_list(struct smbio *io, const struct smburl *u, const char *rel,
+    struct smbio_dirent **v, size_t *n, struct smbio_status *st)
+{
+	char *url = smburl_format(u, rel);
+	int rc;
+
+	rc = smbio_listdir(io, url, v, n, st);
+	free(url);
+	return rc;
+}
+
+static void
+crawl_add_route(struct crawl_result *r, const char *network,
+    const char *postoffice, uint8_t type)
+{
+	struct crawl_route *rt;
+
+	r->routes = xreallocarray(r->routes, r->nroutes + 1,
+	    sizeof(*r->routes));
+	rt = &r->routes[r->nroutes++];
+	memset(rt, 0, sizeof(*rt));
+	snprintf(rt->network, sizeof(rt->network), "%s", network);
+	snprintf(rt->postoffice, sizeof(rt->postoffice), "%s", postoffice);
+	rt->type = type;
+}
+
+/* Read the XTN files named by NETWORK.GLB and fill r's routes. */
+static void
+crawl_routes(struct smbio *io, const struct smburl *u, const char *po,
+    const struct smbio_dirent *podir, size_t npodir,
+    const struct po_network *nw, size_t nnw, struct crawl_result *r)
+{
+	struct smbio_dirent *xv = NULL;
+	size_t nxv = 0, i, j, len, nx;
+	const struct smbio_dirent *xtndir, *f;
+	struct smbio_status st;
+	struct po_xtn *xs;
+	char fname[PO_XTN_ID_LEN + 8], err[256];
+	char *rel, *frel;
+	uint8_t *buf;
+	int listed = 0;
+
+	xtndir = crawl_find(podir, npodir, "XTN", 1);
+	for (i = 0; i < nnw; i++) {
+		if (nw[i].xtn_id[0] == '\0') {
+			crawl_add_route(r, nw[i].name, "", nw[i].type);
+			continue;
+		}
+		if (!listed && xtndir != NULL) {
+			rel = crawl_join(po, xtndir->name);
+			if (crawl_list(io, u, rel, &xv, &nxv, &st) == -1) {
+				free(rel);
+				crawl_fail(r, st.outcome == CRAWL_NOT_POSTOFFICE ?
+				    CRAWL_ERROR : st.outcome, st.message);
+				return;
+			}
+			free(rel);
+		}
+		listed = 1;
+		snprintf(fname, sizeof(fname), "%s.XTN", nw[i].xtn_id);
+		f = crawl_find(xv, nxv, fname, 0);
+		if (f == NULL) {
+			snprintf(err, sizeof(err), "XTN\\%s, named by the "
+			    "NETWORK.GLB record of network %s, is missing",
+			    fname, nw[i].name);
+			crawl_fail(r, CRAWL_MALFORMED, err);
+			continue;
+		}
+		rel = crawl_join(po, xtndir->name);
+		frel = crawl_join(rel, f->name);
+		free(rel);
+		if (crawl_read(io, u, frel, CRAWL_TABLE_CAP, &buf, &len, &st) ==
+		    -1) {
+			free(frel);
+			crawl_fail(r, st.outcome == CRAWL_NOT_POSTOFFICE ?
+			    CRAWL_ERROR : st.outcome, st.message);
+			continue;
+		}
+		free(frel);
+		if (po_parse_xtn(buf, len, &xs, &nx, err, sizeof(err)) !=
+		    PO_OK) {
+			char msg[320];
+
+			snprintf(msg, sizeof(msg), "XTN\\%s: %s", fname, err);
+			crawl_fail(r, CRAWL_MALFORMED, msg);
+			free(buf);
+			continue;
+		}
+		for (j = 0; j < nx; j++)
+			crawl_add_route(r, nw[i].name, xs[j].postoffice,
+			    nw[i].type);
+		free(xs);
+		free(buf);
+	}
+	smbio_dirents_free(xv, nxv);
+}
+
+/*
+ * Crawl the postoffice in folder po (relative to u), whose listing is podir
+ * and whose GLB listing is glb, into a new result.
+ */
+static void
+crawl_postoffice(struct smbio *io, const struct smburl *u, const char *po,
+    const struct smbio_dirent *podir, size_t npodir,
+    const struct smbio_dirent *glbent, const struct smbio_dirent *glb,
+    size_t nglb, struct crawl_results *out, int64_t started)
+{
+	struct crawl_result *r;
+	const struct smbio_dirent *f;
+	struct smbio_status st;
+	struct po_network *nw = NULL;
+	size_t len, nnw = 0;
+	uint8_t *buf;
+	char err[256], msg[320], *glbrel, *rel;
+	char fullpath[1024];
+
+	snprintf(fullpath, sizeof(fullpath), "%s%s%s", u->path,
+	    u->path[0] && po[0] ? "/" : "", po);
+	r = crawl_new_result(out, u, fullpath, started);
+	glbrel = crawl_join(po, glbent->name);
+
+	f = crawl_find(glb, nglb, "MASTER.GLB", 0);
+	rel = crawl_join(glbrel, f->name);
+	if (crawl_read(io, u, rel, CRAWL_MASTER_CAP, &buf, &len, &st) == -1) {
+		free(rel);
+		crawl_fail(r, st.outcome == CRAWL_NOT_POSTOFFICE ? CRAWL_ERROR :
+		    st.outcome, st.message);
+		goto done;
+	}
+	free(rel);
+	if (po_parse_master(buf, len, &r->master, err, sizeof(err)) != PO_OK) {
+		snprintf(msg, sizeof(msg), "GLB\\MASTER.GLB: %s", err);
+		crawl_fail(r, CRAWL_MALFORMED, msg);
+		free(buf);
+		goto done;
+	}
+	free(buf);
+	r->has_master = 1;
+	r->checksum_ok = po_checksum_ok(&r->master);
+	if (!r->checksum_ok)
+		crawl_note(r, "GLB\\MASTER.GLB: serial checksum mismatch "
+		    "(stored 0x%04x, computed 0x%04x)",
+		    r->master.checksum_stored, r->master.checksum_computed);
+
+	/* NETWORK.GLB is optional: a postoffice may know no other. */
+	f = crawl_find(glb, nglb, "NETWORK.GLB", 0);
+	if (f == NULL)
+		goto done;
+	rel = crawl_join(glbrel, f->name);
+	if (crawl_read(io, u, rel, CRAWL_TABLE_CAP, &buf, &len, &st) == -1) {
+		free(rel);
+		crawl_fail(r, st.outcome == CRAWL_NOT_POSTOFFICE ? CRAWL_ERROR :
+		    st.outcome, st.message);
+		goto done;
+	}
+	free(rel);
+	if (po_parse_network(buf, len, &nw, &nnw, err, sizeof(err)) != PO_OK) {
+		snprintf(msg, sizeof(msg), "GLB\\NETWORK.GLB: %s", err);
+		crawl_fail(r, CRAWL_MALFORMED, msg);
+		free(buf);
+		goto done;
+	}
+	free(buf);
+	crawl_routes(io, u, po, podir, npodir, nw, nnw, r);
+	free(nw);
+done:
+	free(glbrel);
+	r->finished_us = crawl_now_us();
+}
+
+/*
+ * If folder po (listing v) holds GLB\MASTER.GLB, crawl it and return 1;
+ * return 0 if it is no postoffice.  *why describes a near miss.
+ */
+static int
+crawl_try(struct smbio *io, const struct smburl *u, const char *po,
+    const struct smbio_dirent *v, size_t n, struct crawl_results *out,
+    int64_t started, char *why, size_t whylen)
+{
+	const struct smbio_dirent *glbent;
+	struct smbio_dirent *glb = NULL;
+	struct smbio_status st;
+	size_t nglb = 0;
+	char *rel;
+	int found = 0;
+
+	if ((glbent = crawl_find(v, n, "GLB", 1)) == NULL)
+		return 0;
+	rel = crawl_join(po, glbent->name);
+	if (crawl_list(io, u, rel, &glb, &nglb, &st) == -1) {
+		/* A GLB we may not read is a postoffice we cannot see. */
+		struct crawl_result *r;
+		char fullpath[1024];
+
+		snprintf(fullpath, sizeof(fullpath), "%s%s%s", u->path,
+		    u->path[0] && po[0] ? "/" : "", po);
+		r = crawl_new_result(out, u, fullpath, started);
+		crawl_fail(r, st.outcome == CRAWL_NOT_POSTOFFICE ? CRAWL_ERROR :
+		    st.outcome, st.message);
+		r->finished_us = crawl_now_us();
+		free(rel);
+		return 1;
+	}
+	free(rel);
+	if (crawl_find(glb, nglb, "MASTER.GLB", 0) != NULL) {
+		crawl_postoffice(io, u, po, v, n, glbent, glb, nglb, out,
+		    started);
+		found = 1;
+	} else
+		snprintf(why, whylen, "%s%s%s has no MASTER.GLB", po,
+		    po[0] ? "\\" : "", glbent->name);
+	smbio_dirents_free(glb, nglb);
+	return found;
+}
+
+size_t
+crawl_url(struct smbio *io, const char *url, struct crawl_results *out)
+{
+	struct smburl u;
+	struct smbio_dirent *v = NULL, *sv;
+	struct smbio_status st;
+	struct crawl_result *r;
+	size_t n = 0, ns, i, before = out->n, scanned = 0, unread = 0;
+	int64_t started = crawl_now_us();
+	char err[256], why[256] = "";
+
+	if (smburl_parse(url, 0, &u, err, sizeof(err)) == -1) {
+		out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
+		r = &out->v[out->n++];
+		memset(r, 0, sizeof(*r));
+		r->location = xstrdup(url);
+		r->host = xstrdup("");
+		r->share = xstrdup("");
+		r->path = xstrdup("");
+		r->outcome = CRAWL_ERROR;
+		r->error = xstrdup(err);
+		r->started_us = started;
+		r->finished_us = crawl_now_us();
+		return 1;
+	}
+	if (smbio_probe(io, u.host, u.port, &st) == -1 ||
+	    crawl_list(io, &u, "", &v, &n, &st) == -1) {
+		r = crawl_new_result(out, &u, u.path, started);
+		if (st.outcome == CRAWL_NOT_POSTOFFICE && u.path[0] == '\0')
+			snprintf(st.message, sizeof(st.message), "no share "
+			    "named %s on %s", u.share, u.host);
+		else if (st.outcome == CRAWL_NOT_POSTOFFICE)
+			snprintf(st.message, sizeof(st.message), "no share "
+			    "%s or folder %s on %s", u.share, u.path, u.host);
+		crawl_fail(r, st.outcome, st.message);
+		r->finished_us = crawl_now_us();
+		goto done;
+	}
+	if (crawl_try(io, &u, "", v, n, out, started, why, sizeof(why)))
+		goto done;
+	for (i = 0; i < n && scanned < CRAWL_MAX_SUBDIRS; i++) {
+		if (!v[i].isdir)
+			continue;
+		scanned++;
+		if (crawl_list(io, &u, v[i].name, &sv, &ns, &st) == -1) {
+			log_debug("%s: %s", url, st.message);
+			unread++;
+			continue;
+		}
+		crawl_try(io, &u, v[i].name, sv, ns, out, crawl_now_us(), why,
+		    sizeof(why));
+		smbio_dirents_free(sv, ns);
+	}
+	if (out->n == before) {
+		r = crawl_new_result(out, &u, u.path, started);
+		r->outcome = CRAWL_NOT_POSTOFFICE;
+		r->error = xasprintf("no GLB\\MASTER.GLB here or one folder "
+		    "down%s%s%s", why[0] ? " (" : "", why, why[0] ? ")" : "");
+		if (unread > 0)
+			crawl_note(r, "%zu folder(s) could not be read", unread);
+		if (scanned == CRAWL_MAX_SUBDIRS)
+			crawl_note(r, "only the first %d folders were searched",
+			    CRAWL_MAX_SUBDIRS);
+		r->finished_us = crawl_now_us();
+	}
+done:
+	smbio_dirents_free(v, n);
+	smburl_free(&u);
+	return out->n - before;
+}

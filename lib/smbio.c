@@ -1,0 +1,638 @@
+/*
+ * smbio: libsmbclient access.
+ *
+ * Error reporting.  libsmbclient reports failures as errno values, which
+ * lose the difference between a refused logon and a refused share (both
+ * EACCES).  Its debug output, at level 3, carries that difference: "SPNEGO
+ * login failed: <text>" on a failed session setup, "Server connect ok" once
+ * the tree connect succeeded, and "cli_status_to_errno: 0x<status> -> <errno>"
+ * for the NT status behind an errno.  smbio installs a log callback, keeps
+ * those facts for the operation under way, and forwards the rest to log_debug.
+ *
+ * Configuration.  libsmbclient reads $HOME/.smb/smb.conf, or failing that
+ * the system smb.conf, when the first context of a process is initialised.
+ * smbio points HOME at a private directory holding a generated smb.conf, so
+ * that the host's Samba settings never change how maildat crawls; a user who
+ * wants them names a file with the smb_conf option, which is included.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libsmbclient.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "smbio.h"
+#include "xmalloc.h"
+
+struct smbio {
+	SMBCCTX		*ctx;
+	char		*username;
+	char		*password;
+	char		*domain;
+	int		 connect_timeout_ms;
+	char		*tmpdir;	/* removed at close, when we made it */
+};
+
+/* Facts gathered from libsmbclient's log during one operation. */
+static struct {
+	int		login_failed;
+	char		login_text[160];
+	int		connected;
+	uint32_t	ntstatus;
+} smbio_seen;
+
+static const struct {
+	uint32_t	 code;
+	const char	*name;
+} smbio_ntstatus[] = {
+	{ 0xc0000022, "NT_STATUS_ACCESS_DENIED" },
+	{ 0xc000006d, "NT_STATUS_LOGON_FAILURE" },
+	{ 0xc000006a, "NT_STATUS_WRONG_PASSWORD" },
+	{ 0xc0000064, "NT_STATUS_NO_SUCH_USER" },
+	{ 0xc0000234, "NT_STATUS_ACCOUNT_LOCKED_OUT" },
+	{ 0xc0000072, "NT_STATUS_ACCOUNT_DISABLED" },
+	{ 0xc0000193, "NT_STATUS_ACCOUNT_EXPIRED" },
+	{ 0xc0000071, "NT_STATUS_PASSWORD_EXPIRED" },
+	{ 0xc0000224, "NT_STATUS_PASSWORD_MUST_CHANGE" },
+	{ 0xc000006e, "NT_STATUS_ACCOUNT_RESTRICTION" },
+	{ 0xc000006f, "NT_STATUS_INVALID_LOGON_HOURS" },
+	{ 0xc0000070, "NT_STATUS_INVALID_WORKSTATION" },
+	{ 0xc000015b, "NT_STATUS_LOGON_TYPE_NOT_GRANTED" },
+	{ 0xc0000034, "NT_STATUS_OBJECT_NAME_NOT_FOUND" },
+	{ 0xc000003a, "NT_STATUS_OBJECT_PATH_NOT_FOUND" },
+	{ 0xc00000cc, "NT_STATUS_BAD_NETWORK_NAME" },
+	{ 0xc0000043, "NT_STATUS_SHARING_VIOLATION" },
+	{ 0xc0000054, "NT_STATUS_FILE_LOCK_CONFLICT" },
+	{ 0xc0000056, "NT_STATUS_DELETE_PENDING" },
+	{ 0xc00000b5, "NT_STATUS_IO_TIMEOUT" },
+	{ 0xc00000ba, "NT_STATUS_FILE_IS_A_DIRECTORY" },
+	{ 0xc0000103, "NT_STATUS_NOT_A_DIRECTORY" },
+	{ 0xc00000bb, "NT_STATUS_NOT_SUPPORTED" },
+	{ 0xc00000c4, "NT_STATUS_UNEXPECTED_NETWORK_ERROR" },
+	{ 0xc00000c9, "NT_STATUS_NETWORK_NAME_DELETED" },
+	{ 0xc0000203, "NT_STATUS_USER_SESSION_DELETED" },
+	{ 0xc000020c, "NT_STATUS_CONNECTION_DISCONNECTED" },
+	{ 0xc0000236, "NT_STATUS_CONNECTION_REFUSED" },
+	{ 0xc000013b, "NT_STATUS_LOCAL_DISCONNECT" },
+	{ 0xc000013c, "NT_STATUS_REMOTE_DISCONNECT" },
+	{ 0xc0000008, "NT_STATUS_INVALID_HANDLE" },
+	{ 0xc000000d, "NT_STATUS_INVALID_PARAMETER" },
+	{ 0xc0000010, "NT_STATUS_INVALID_DEVICE_REQUEST" },
+	{ 0xc00000ac, "NT_STATUS_PIPE_NOT_AVAILABLE" },
+	{ 0xc0000205, "NT_STATUS_INSUFF_SERVER_RESOURCES" },
+	{ 0xc0000017, "NT_STATUS_NO_MEMORY" },
+	{ 0xc000009a, "NT_STATUS_INSUFFICIENT_RESOURCES" },
+	{ 0xc00000ca, "NT_STATUS_NETWORK_ACCESS_DENIED" },
+	{ 0xc0000225, "NT_STATUS_NOT_FOUND" },
+};
+
+static const char *
+smbio_ntstatus_name(uint32_t code, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(smbio_ntstatus) / sizeof(smbio_ntstatus[0]); i++)
+		if (smbio_ntstatus[i].code == code)
+			return smbio_ntstatus[i].name;
+	snprintf(buf, len, "NT status 0x%08x", code);
+	return buf;
+}
+
+/* Copy s into d (of size n) with control characters dropped. */
+static void
+smbio_copyclean(char *d, size_t n, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s != '\0' && o + 1 < n; s++)
+		if ((unsigned char)*s >= 0x20 && *s != 0x7F)
+			d[o++] = *s;
+	d[o] = '\0';
+}
+
+static void
+smbio_logcb(void *arg, int level, const char *msg)
+{
+	const char *p;
+	unsigned int code;
+	int e;
+
+	(void)arg;
+	if ((p = strstr(msg, "SPNEGO login failed: ")) != NULL) {
+		smbio_seen.login_failed = 1;
+		smbio_copyclean(smbio_seen.login_text,
+		    sizeof(smbio_seen.login_text), p + 21);
+	} else if (strstr(msg, "Server connect ok") != NULL)
+		smbio_seen.connected = 1;
+	else if ((p = strstr(msg, "cli_status_to_errno: 0x")) != NULL &&
+	    sscanf(p + 21, "%x -> %d", &code, &e) == 2)
+		smbio_seen.ntstatus = code;
+	else if ((p = strstr(msg, "NT_STATUS_LOGON_FAILURE")) != NULL)
+		smbio_seen.login_failed = 1;
+	if (level <= 1 || log_getverbose() > 1) {
+		char clean[512];
+
+		smbio_copyclean(clean, sizeof(clean), msg);
+		if (clean[0] != '\0')
+			log_debug("libsmbclient: %s", clean);
+	}
+}
+
+static void
+smbio_seen_reset(void)
+{
+	memset(&smbio_seen, 0, sizeof(smbio_seen));
+}
+
+static void
+smbio_auth(SMBCCTX *c, const char *srv, const char *shr, char *wg, int wglen,
+    char *un, int unlen, char *pw, int pwlen)
+{
+	struct smbio *io = smbc_getOptionUserData(c);
+
+	(void)srv;
+	(void)shr;
+	if (io->domain != NULL)
+		snprintf(wg, (size_t)wglen, "%s", io->domain);
+	snprintf(un, (size_t)unlen, "%s", io->username ? io->username : "");
+	snprintf(pw, (size_t)pwlen, "%s", io->password ? io->password : "");
+}
+
+static int
+smbio_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path) == -1 ? 0 : 0;
+}
+
+/* Write the private smb.conf that libsmbclient reads through $HOME. */
+static int
+smbio_write_conf(const char *dir, const char *include, char *err,
+    size_t errlen)
+{
+	char *smbdir, *conf;
+	FILE *f;
+	int rc = -1;
+
+	smbdir = xasprintf("%s/.smb", dir);
+	conf = xasprintf("%s/smb.conf", smbdir);
+	if (mkdir(smbdir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", smbdir, strerror(errno));
+		goto out;
+	}
+	if ((f = fopen(conf, "we")) == NULL) {
+		snprintf(err, errlen, "%s: %s", conf, strerror(errno));
+		goto out;
+	}
+	fprintf(f, "# written by maildat: libsmbclient reads this file "
+	    "instead of the host's smb.conf\n[global]\n"
+	    "\tcache directory = %s\n\tlock directory = %s\n"
+	    "\tstate directory = %s\n\tprivate dir = %s\n"
+	    "\tncalrpc dir = %s\n\tclient use kerberos = disabled\n",
+	    dir, dir, dir, dir, dir);
+	if (include != NULL)
+		fprintf(f, "\tinclude = %s\n", include);
+	if (fclose(f) != 0) {
+		snprintf(err, errlen, "%s: %s", conf, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(smbdir);
+	free(conf);
+	return rc;
+}
+
+struct smbio *
+smbio_open(const struct smbio_opts *o, char *err, size_t errlen)
+{
+	struct smbio *io = xcalloc(1, sizeof(*io));
+	const char *dir;
+	char *oldhome = NULL, tmpl[] = "/tmp/maildat-smb.XXXXXX";
+	SMBCCTX *ctx;
+
+	if (o->smb_conf != NULL && access(o->smb_conf, R_OK) == -1) {
+		snprintf(err, errlen, "smb_conf %s: %s", o->smb_conf,
+		    strerror(errno));
+		free(io);
+		return NULL;
+	}
+	if (o->statedir != NULL) {
+		dir = o->statedir;
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+			free(io);
+			return NULL;
+		}
+	} else {
+		if (mkdtemp(tmpl) == NULL) {
+			snprintf(err, errlen, "mkdtemp: %s", strerror(errno));
+			free(io);
+			return NULL;
+		}
+		io->tmpdir = xstrdup(tmpl);
+		dir = io->tmpdir;
+	}
+	if (smbio_write_conf(dir, o->smb_conf, err, errlen) == -1)
+		goto fail;
+
+	io->username = o->username ? xstrdup(o->username) : NULL;
+	io->password = o->password ? xstrdup(o->password) : NULL;
+	io->domain = o->domain ? xstrdup(o->domain) : NULL;
+	io->connect_timeout_ms = o->connect_timeout_ms > 0 ?
+	    o->connect_timeout_ms : 5000;
+
+	if ((ctx = smbc_new_context()) == NULL) {
+		snprintf(err, errlen, "smbc_new_context: %s", strerror(errno));
+		goto fail;
+	}
+	io->ctx = ctx;
+	smbc_setDebug(ctx, 3);
+	smbc_setLogCallback(ctx, NULL, smbio_logcb);
+	smbc_setOptionUserData(ctx, io);
+	smbc_setFunctionAuthDataWithContext(ctx, smbio_auth);
+	smbc_setOptionUseKerberos(ctx, 0);
+	smbc_setOptionFallbackAfterKerberos(ctx, 1);
+	smbc_setOptionUseCCache(ctx, 0);
+	smbc_setOptionNoAutoAnonymousLogin(ctx, 1);
+	smbc_setTimeout(ctx, o->timeout_ms > 0 ? o->timeout_ms : 30000);
+
+	if (getenv("HOME") != NULL)
+		oldhome = xstrdup(getenv("HOME"));
+	setenv("HOME", dir, 1);
+	if (smbc_init_context(ctx) == NULL) {
+		snprintf(err, errlen, "smbc_init_context: %s", strerror(errno));
+		smbc_free_context(ctx, 1);
+		io->ctx = NULL;
+	}
+	if (oldhome != NULL) {
+		setenv("HOME", oldhome, 1);
+		free(oldhome);
+	} else
+		unsetenv("HOME");
+	if (io->ctx == NULL)
+		goto fail;
+	if (!smbc_setOptionProtocols(ctx,
+	    o->min_protocol ? o->min_protocol : "NT1",
+	    o->max_protocol ? o->max_protocol : "SMB3")) {
+		snprintf(err, errlen, "unknown SMB protocol in %s..%s "
+		    "(use NT1, SMB2, SMB3)",
+		    o->min_protocol ? o->min_protocol : "NT1",
+		    o->max_protocol ? o->max_protocol : "SMB3");
+		goto fail;
+	}
+	return io;
+fail:
+	smbio_close(io);
+	return NULL;
+}
+
+static void
+smbio_wipe(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+smbio_close(struct smbio *io)
+{
+	if (io == NULL)
+		return;
+	if (io->ctx != NULL)
+		smbc_free_context(io->ctx, 1);
+	smbio_wipe(io->username);
+	smbio_wipe(io->password);
+	smbio_wipe(io->domain);
+	if (io->tmpdir != NULL) {
+		nftw(io->tmpdir, smbio_rm, 8, FTW_DEPTH | FTW_PHYS);
+		free(io->tmpdir);
+	}
+	free(io);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+smbio_set(struct smbio_status *st, enum crawl_outcome o, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	st->outcome = o;
+	va_start(ap, fmt);
+	vsnprintf(st->message, sizeof(st->message), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Turn errno e from an operation on what into an outcome, using what the
+ * log callback saw during the operation.
+ */
+static void
+smbio_classify(int e, const char *what, struct smbio_status *st)
+{
+	char nbuf[32], status[96] = "";
+	const char *name = NULL;
+
+	if (smbio_seen.ntstatus != 0) {
+		name = smbio_ntstatus_name(smbio_seen.ntstatus, nbuf,
+		    sizeof(nbuf));
+		snprintf(status, sizeof(status), " (%s)", name);
+	}
+	if (smbio_seen.login_failed) {
+		smbio_set(st, CRAWL_AUTH_FAILED, "%s: logon failed: %s%s", what,
+		    smbio_seen.login_text[0] ? smbio_seen.login_text :
+		    "the server refused the credentials",
+		    name ? status : " (NT_STATUS_LOGON_FAILURE)");
+		return;
+	}
+	if (name != NULL && (strstr(name, "LOGON") != NULL ||
+	    strstr(name, "PASSWORD") != NULL || strstr(name, "ACCOUNT") != NULL ||
+	    strstr(name, "NO_SUCH_USER") != NULL)) {
+		smbio_set(st, CRAWL_AUTH_FAILED, "%s: logon refused%s", what,
+		    status);
+		return;
+	}
+	switch (e) {
+	case EACCES:
+	case EPERM:
+		smbio_set(st, CRAWL_ACCESS_DENIED, "%s: access denied%s", what,
+		    name ? status : " (NT_STATUS_ACCESS_DENIED)");
+		return;
+	case ECONNREFUSED:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case EADDRNOTAVAIL:
+		smbio_set(st, CRAWL_UNREACHABLE, "%s: %s", what, strerror(e));
+		return;
+	case ETIMEDOUT:
+		smbio_set(st, CRAWL_TIMEOUT, "%s: no answer within the "
+		    "timeout%s", what, status);
+		return;
+	case ENOENT:
+	case ENODEV:
+	case ENOTDIR:
+		smbio_set(st, CRAWL_NOT_POSTOFFICE, "%s: not found%s", what,
+		    status);
+		return;
+	case ECONNRESET:
+	case EPIPE:
+	case ECONNABORTED:
+		smbio_set(st, CRAWL_UNREACHABLE, "%s: connection lost (%s)%s",
+		    what, strerror(e), status);
+		return;
+	case EBUSY:
+	case ETXTBSY:
+		smbio_set(st, CRAWL_ERROR, "%s: locked by another user%s",
+		    what, status);
+		return;
+	default:
+		smbio_set(st, CRAWL_ERROR, "%s: %s%s", what, strerror(e),
+		    status);
+		return;
+	}
+}
+
+static int64_t
+smbio_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Try one non-blocking TCP connect; 0 ok, else an errno (ETIMEDOUT...). */
+static int
+smbio_tcp_try(const char *host, const char *port, int timeout_ms)
+{
+	struct addrinfo hints, *res, *ai;
+	struct pollfd pfd;
+	int64_t deadline = smbio_now_ms() + timeout_ms;
+	int fd, rc, e = ECONNREFUSED, left;
+	socklen_t elen;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
+		return rc == EAI_NONAME || rc == EAI_NODATA ? -1 : -2;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd == -1) {
+			e = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			close(fd);
+			e = 0;
+			break;
+		}
+		if (errno != EINPROGRESS) {
+			e = errno;
+			close(fd);
+			continue;
+		}
+		left = (int)(deadline - smbio_now_ms());
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		do {
+			rc = poll(&pfd, 1, left > 0 ? left : 0);
+		} while (rc == -1 && errno == EINTR);
+		if (rc == 0)
+			e = ETIMEDOUT;
+		else {
+			elen = sizeof(e);
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) == -1)
+				e = errno;
+		}
+		close(fd);
+		if (e == 0)
+			break;
+	}
+	freeaddrinfo(res);
+	return e;
+}
+
+int
+smbio_probe(struct smbio *io, const char *host, uint16_t port,
+    struct smbio_status *st)
+{
+	char pbuf[8];
+	int e;
+
+	if (port != 0) {
+		snprintf(pbuf, sizeof(pbuf), "%u", port);
+		e = smbio_tcp_try(host, pbuf, io->connect_timeout_ms);
+	} else {
+		snprintf(pbuf, sizeof(pbuf), "445");
+		e = smbio_tcp_try(host, pbuf, io->connect_timeout_ms);
+		if (e > 0 && e != ETIMEDOUT) {
+			snprintf(pbuf, sizeof(pbuf), "139");
+			e = smbio_tcp_try(host, pbuf, io->connect_timeout_ms);
+		}
+	}
+	if (e == 0)
+		return 0;
+	if (e == -1)
+		smbio_set(st, CRAWL_UNREACHABLE, "%s: host name not found",
+		    host);
+	else if (e == -2)
+		smbio_set(st, CRAWL_UNREACHABLE, "%s: name lookup failed",
+		    host);
+	else if (e == ETIMEDOUT)
+		smbio_set(st, CRAWL_UNREACHABLE, "%s port %s: no answer to "
+		    "TCP connect within %d ms", host, pbuf,
+		    io->connect_timeout_ms);
+	else
+		smbio_set(st, CRAWL_UNREACHABLE, "%s port %s: %s", host, pbuf,
+		    strerror(e));
+	return -1;
+}
+
+int
+smbio_listdir(struct smbio *io, const char *url, struct smbio_dirent **v,
+    size_t *n, struct smbio_status *st)
+{
+	SMBCFILE *d;
+	struct smbc_dirent *de;
+	size_t nv = 0, cap = 0;
+	struct smbio_dirent *a = NULL;
+	int e;
+
+	*v = NULL;
+	*n = 0;
+	smbio_seen_reset();
+	errno = 0;
+	if ((d = smbc_getFunctionOpendir(io->ctx)(io->ctx, url)) == NULL) {
+		e = errno ? errno : EIO;
+		smbio_classify(e, url, st);
+		return -1;
+	}
+	errno = 0;
+	while ((de = smbc_getFunctionReaddir(io->ctx)(io->ctx, d)) != NULL) {
+		if (strcmp(de->name, ".") == 0 || strcmp(de->name, "..") == 0)
+			continue;
+		if (de->smbc_type != SMBC_DIR && de->smbc_type != SMBC_FILE &&
+		    de->smbc_type != SMBC_FILE_SHARE)
+			continue;
+		if (nv == cap) {
+			cap = cap ? cap * 2 : 16;
+			a = xreallocarray(a, cap, sizeof(*a));
+		}
+		a[nv].name = xstrdup(de->name);
+		a[nv].isdir = de->smbc_type != SMBC_FILE;
+		nv++;
+	}
+	e = errno;
+	smbc_getFunctionClosedir(io->ctx)(io->ctx, d);
+	if (e != 0 && e != ENOENT) {
+		smbio_classify(e, url, st);
+		smbio_dirents_free(a, nv);
+		return -1;
+	}
+	*v = a;
+	*n = nv;
+	return 0;
+}
+
+void
+smbio_dirents_free(struct smbio_dirent *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+/* One attempt at reading url; returns 0, -1 with st, or 1 if it changed. */
+static int
+smbio_read_once(struct smbio *io, const char *url, size_t cap, uint8_t **buf,
+    size_t *len, struct smbio_status *st)
+{
+	SMBCFILE *f;
+	struct stat sb;
+	uint8_t *b = NULL;
+	size_t have = 0;
+	ssize_t r;
+	int e, rc = -1;
+
+	smbio_seen_reset();
+	if ((f = smbc_getFunctionOpen(io->ctx)(io->ctx, url, O_RDONLY, 0)) ==
+	    NULL) {
+		smbio_classify(errno ? errno : EIO, url, st);
+		return -1;
+	}
+	if (smbc_getFunctionFstat(io->ctx)(io->ctx, f, &sb) == -1) {
+		smbio_classify(errno ? errno : EIO, url, st);
+		goto out;
+	}
+	if (sb.st_size < 0 || (uint64_t)sb.st_size > cap) {
+		smbio_set(st, CRAWL_MALFORMED, "%s: file is %lld bytes, over "
+		    "the %zu byte limit", url, (long long)sb.st_size, cap);
+		goto out;
+	}
+	b = xmalloc((size_t)sb.st_size + 1);
+	for (;;) {
+		size_t want = (size_t)sb.st_size + 1 - have;
+
+		if (want == 0)
+			break;
+		r = smbc_getFunctionRead(io->ctx)(io->ctx, f, b + have, want);
+		if (r == -1) {
+			e = errno ? errno : EIO;
+			smbio_classify(e, url, st);
+			goto out;
+		}
+		if (r == 0)
+			break;
+		have += (size_t)r;
+	}
+	if (have != (size_t)sb.st_size) {
+		rc = 1;		/* grew or shrank while read */
+		goto out;
+	}
+	*buf = b;
+	*len = have;
+	b = NULL;
+	rc = 0;
+out:
+	free(b);
+	smbc_getFunctionClose(io->ctx)(io->ctx, f);
+	return rc;
+}
+
+int
+smbio_readfile(struct smbio *io, const char *url, size_t cap, uint8_t **buf,
+    size_t *len, struct smbio_status *st)
+{
+	int rc, tries;
+
+	*buf = NULL;
+	*len = 0;
+	for (tries = 0; tries < 3; tries++) {
+		rc = smbio_read_once(io, url, cap, buf, len, st);
+		if (rc != 1)
+			return rc;
+	}
+	smbio_set(st, CRAWL_ERROR, "%s: file kept changing while read", url);
+	return -1;
+}
