@@ -1,0 +1,1133 @@
+/*
+ * store: the SQLite database of locations, crawls, identities, routes and
+ * alerts.
+ *
+ * What one saved crawl result does (store_save):
+ *  - the location row is created on first sight, and its last_crawled,
+ *    last_outcome and last_error follow every crawl;
+ *  - a crawl row records every attempt with the identity it read, if any;
+ *  - a crawl that read MASTER.GLB (has_master) sets the location's identity
+ *    and, when it differs from the identity already known, adds one
+ *    identity_change row (view postoffice_history) per changed field:
+ *    network, postoffice, serial.  The first sighting adds none;
+ *  - a crawl that did not read MASTER.GLB keeps the identity and routes
+ *    known and counts one more failure (column failures);
+ *  - routes are replaced by a crawl with outcome ok, or by a malformed crawl
+ *    that read MASTER.GLB and at least one route (a postoffice whose only
+ *    damage is, say, its serial checksum still shows where it routes).
+ *    Otherwise the routes of the last such crawl stay;
+ *  - a location shows in the postoffices view once a crawl has found a
+ *    postoffice there, and stays, with its last outcome, if it goes away.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "crawl.h"
+#include "log.h"
+#include "po.h"
+#include "store.h"
+#include "xmalloc.h"
+
+/* The statements store_save() runs, prepared once per connection. */
+enum store_stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_LOC_UPSERT,
+	ST_LOC_GET,
+	ST_CRAWL_ADD,
+	ST_CHANGE_ADD,
+	ST_LOC_IDENTITY,
+	ST_LOC_FAILED,
+	ST_ROUTE_CLEAR,
+	ST_ROUTE_ADD,
+	ST_NSTMT
+};
+
+static const char *const store_stmt_sql[ST_NSTMT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_LOC_UPSERT] =
+	    "INSERT INTO location (location, host, port, share, path,"
+	    " first_crawled_us, last_crawled_us, last_outcome, last_error)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)"
+	    " ON CONFLICT (location) DO UPDATE SET host = excluded.host,"
+	    " port = excluded.port, share = excluded.share,"
+	    " path = excluded.path, last_crawled_us = excluded.last_crawled_us,"
+	    " last_outcome = excluded.last_outcome,"
+	    " last_error = excluded.last_error",
+	[ST_LOC_GET] =
+	    "SELECT id, network, postoffice, serial_raw, serial"
+	    " FROM location WHERE location = ?1",
+	[ST_CRAWL_ADD] =
+	    "INSERT INTO crawl (location_id, started_us, finished_us, outcome,"
+	    " error, network, postoffice, serial_raw, serial, kind,"
+	    " checksum_ok, nroutes)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[ST_CHANGE_ADD] =
+	    "INSERT INTO identity_change (location_id, crawl_id, changed_us,"
+	    " field, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_LOC_IDENTITY] =
+	    "UPDATE location SET network = ?2, postoffice = ?3,"
+	    " serial_raw = ?4, serial = ?5, kind = ?6, flags = ?7,"
+	    " nos_type = ?8, db_version = ?9, product_version = ?10,"
+	    " checksum_ok = ?11, first_seen_us = coalesce(first_seen_us, ?12),"
+	    " last_seen_us = ?12,"
+	    " last_ok_us = CASE WHEN ?13 THEN ?12 ELSE last_ok_us END,"
+	    " failures = 0, last_crawl_id = ?14 WHERE id = ?1",
+	[ST_LOC_FAILED] =
+	    "UPDATE location SET failures = failures + 1, last_crawl_id = ?2"
+	    " WHERE id = ?1",
+	[ST_ROUTE_CLEAR] = "DELETE FROM route WHERE location_id = ?1",
+	[ST_ROUTE_ADD] =
+	    "INSERT INTO route (location_id, seq, to_network, to_postoffice,"
+	    " type, crawl_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+};
+
+struct store {
+	sqlite3		*db;
+	int		 flags;
+	int		 version;		/* user_version */
+	int		 bind_failed;		/* a bind since the last step */
+	sqlite3_stmt	*stmt[ST_NSTMT];
+	char		 refused[256];		/* why the authorizer said no */
+};
+
+/* The identity a location had before the crawl being saved. */
+struct store_known {
+	int64_t		 id;
+	char		*network;
+	char		*postoffice;
+	char		*serial;
+	uint8_t		 serial_raw[PO_SERIAL_LEN];
+	int		 identified;		/* serial_raw is set */
+};
+
+static void	store_err(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static int	store_refuse(struct store *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static void
+store_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t
+store_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Run one statement with no parameters and no rows wanted. */
+static int
+store_exec(struct store *st, const char *sql, const char *what, char *err,
+    size_t errlen)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		store_err(err, errlen, "%s: %s", what, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* Read the integer a one-row statement such as "PRAGMA user_version" gives. */
+static int
+store_get_int(struct store *st, const char *sql, int64_t *v)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Check that path holds our database, or nothing yet, at a version this
+ * build can use; set st->version.  rw says whether an empty or older
+ * database may be created or upgraded.
+ */
+static int
+store_check(struct store *st, const char *path, int rw, char *err,
+    size_t errlen)
+{
+	int64_t appid, version, nobjects;
+	int latest = store_nmigrations;
+
+	if (store_get_int(st, "PRAGMA application_id", &appid) == -1 ||
+	    store_get_int(st, "PRAGMA user_version", &version) == -1 ||
+	    store_get_int(st, "SELECT count(*) FROM sqlite_master",
+	    &nobjects) == -1) {
+		if (sqlite3_errcode(st->db) == SQLITE_NOTADB)
+			store_err(err, errlen,
+			    "%s: not a maildatd database: %s", path,
+			    sqlite3_errmsg(st->db));
+		else
+			store_err(err, errlen, "%s: %s", path,
+			    sqlite3_errmsg(st->db));
+		return -1;
+	}
+	if (appid != STORE_APPLICATION_ID) {
+		if (appid != 0) {
+			store_err(err, errlen, "%s: not a maildatd database: "
+			    "application_id is 0x%08llx, not 0x%08x", path,
+			    (unsigned long long)(uint32_t)appid,
+			    STORE_APPLICATION_ID);
+			return -1;
+		}
+		if (nobjects != 0 || version != 0) {
+			store_err(err, errlen, "%s: not a maildatd database: "
+			    "it holds %lld schema objects and no maildatd "
+			    "application_id", path, (long long)nobjects);
+			return -1;
+		}
+		if (!rw) {
+			store_err(err, errlen, "%s: the database is empty; "
+			    "run maildatd or maildatctl scan --save once to "
+			    "create it", path);
+			return -1;
+		}
+	}
+	if (version > latest) {
+		store_err(err, errlen, "%s: database schema version %lld is "
+		    "newer than this maildatd (%d); upgrade maildatd", path,
+		    (long long)version, latest);
+		return -1;
+	}
+	if (version < 0 || (version == 0 && appid == STORE_APPLICATION_ID)) {
+		store_err(err, errlen, "%s: database schema version %lld is "
+		    "not valid", path, (long long)version);
+		return -1;
+	}
+	if (version < latest && !rw && appid == STORE_APPLICATION_ID) {
+		store_err(err, errlen, "%s: database schema version %lld is "
+		    "older than this maildatd (%d); run maildatd or maildatctl "
+		    "scan --save once to upgrade", path, (long long)version,
+		    latest);
+		return -1;
+	}
+	st->version = (int)version;
+	return 0;
+}
+
+/* Create or upgrade the schema in one BEGIN IMMEDIATE transaction. */
+static int
+store_migrate(struct store *st, const char *path, char *err, size_t errlen)
+{
+	char sql[64], what[64];
+	int v;
+
+	if (store_exec(st, "BEGIN IMMEDIATE", path, err, errlen) == -1)
+		return -1;
+	/* Another process may have created or upgraded it meanwhile. */
+	if (store_check(st, path, 1, err, errlen) == -1)
+		goto fail;
+	for (v = st->version; v < store_nmigrations; v++) {
+		snprintf(what, sizeof(what), "%s: schema migration %d", path,
+		    v + 1);
+		if (store_exec(st, store_migrations[v], what, err,
+		    errlen) == -1)
+			goto fail;
+		/* A pragma takes no parameters; v is our own integer. */
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if (store_exec(st, sql, what, err, errlen) == -1)
+			goto fail;
+	}
+	if (store_exec(st, "COMMIT", path, err, errlen) == -1)
+		goto fail;
+	if (st->version != store_nmigrations)
+		log_debug("%s: schema upgraded from version %d to %d", path,
+		    st->version, store_nmigrations);
+	st->version = store_nmigrations;
+	return 0;
+fail:
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* Set up a read-write connection: WAL, synchronous, foreign keys. */
+static int
+store_setup_rw(struct store *st, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	const char *mode;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s,
+	    NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+		store_err(err, errlen, "%s: journal_mode = WAL: %s", path,
+		    sqlite3_errmsg(st->db));
+		sqlite3_finalize(s);
+		return -1;
+	}
+	mode = (const char *)sqlite3_column_text(s, 0);
+	if (mode != NULL && strcasecmp(mode, "wal") != 0 &&
+	    strcasecmp(mode, "memory") != 0)
+		log_warnx("%s: journal_mode is %s, not wal: readers will "
+		    "block the daemon", path, mode);
+	sqlite3_finalize(s);
+	if (store_exec(st, "PRAGMA synchronous = NORMAL", path, err,
+	    errlen) == -1 ||
+	    store_exec(st, "PRAGMA foreign_keys = ON", path, err,
+	    errlen) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * The read-only query authorizer (STORE_QUERY).  It is consulted while a
+ * statement is prepared; the first refusal is kept in st->refused.
+ */
+
+/*
+ * Pragmas that only read, and are allowed without an argument only.
+ * (journal_mode is not: even reading it compiles to a statement SQLite
+ * does not call read-only.)
+ */
+static const char *const store_pragma_noarg[] = {
+	"application_id", "user_version", "schema_version", "data_version",
+	"freelist_count", "page_count", "page_size", "encoding",
+	"foreign_keys", "compile_options", "database_list",
+	"collation_list", "function_list", "module_list", "pragma_list",
+	NULL
+};
+
+/* Pragmas whose argument names what to read, never a value to set. */
+static const char *const store_pragma_arg[] = {
+	"table_info", "table_xinfo", "table_list", "index_list", "index_info",
+	"index_xinfo", "foreign_key_list", "foreign_key_check",
+	"integrity_check", "quick_check",
+	NULL
+};
+
+static int
+store_refuse(struct store *st, const char *fmt, ...)
+{
+	va_list ap;
+	size_t len;
+
+	if (st->refused[0] != '\0')
+		return SQLITE_DENY;
+	len = (size_t)snprintf(st->refused, sizeof(st->refused),
+	    "query refused: ");
+	va_start(ap, fmt);
+	vsnprintf(st->refused + len, sizeof(st->refused) - len, fmt, ap);
+	va_end(ap);
+	return SQLITE_DENY;
+}
+
+static int
+store_listed(const char *const *list, const char *name)
+{
+	for (; *list != NULL; list++)
+		if (strcasecmp(*list, name) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *
+store_nz(const char *s)
+{
+	return s != NULL ? s : "?";
+}
+
+static int
+store_schema_table(const char *name)
+{
+	return name != NULL && (strcasecmp(name, "sqlite_master") == 0 ||
+	    strcasecmp(name, "sqlite_temp_master") == 0 ||
+	    strcasecmp(name, "sqlite_schema") == 0 ||
+	    strcasecmp(name, "sqlite_temp_schema") == 0);
+}
+
+static int
+store_authorize(void *arg, int action, const char *a3, const char *a4,
+    const char *dbname, const char *trigger)
+{
+	struct store *st = arg;
+	const char *ro = "read-only access;";
+
+	(void)dbname;
+	(void)trigger;
+	switch (action) {
+	case SQLITE_SELECT:
+	case SQLITE_READ:
+	case SQLITE_RECURSIVE:
+		return SQLITE_OK;
+	case SQLITE_FUNCTION:
+		if (a4 != NULL && strcasecmp(a4, "load_extension") == 0)
+			return store_refuse(st, "function load_extension() is "
+			    "not allowed");
+		return SQLITE_OK;
+	case SQLITE_PRAGMA:
+		if (a3 == NULL)
+			break;
+		if (store_listed(store_pragma_arg, a3))
+			return SQLITE_OK;
+		if (store_listed(store_pragma_noarg, a3)) {
+			if (a4 == NULL)
+				return SQLITE_OK;
+			return store_refuse(st, "setting PRAGMA %s is not "
+			    "allowed (read-only)", a3);
+		}
+		return store_refuse(st, "PRAGMA %s is not allowed (read-only)",
+		    a3);
+	case SQLITE_INSERT:
+		/* CREATE asks to insert into the schema table first. */
+		if (store_schema_table(a3))
+			return store_refuse(st, "%s CREATE is not allowed "
+			    "(it would change the schema)", ro);
+		return store_refuse(st, "%s INSERT into table '%s' is not "
+		    "allowed", ro, store_nz(a3));
+	case SQLITE_UPDATE:
+		/*
+		 * The first use of an eponymous virtual table in a
+		 * connection (pragma_table_info(), json_each()) asks to
+		 * update the schema table in a statement that never runs.
+		 * Allow it: a real write to it is stopped by the read-only
+		 * connection, query_only, the defensive flag and the
+		 * sqlite3_stmt_readonly() test in store_query().
+		 */
+		if (store_schema_table(a3))
+			return SQLITE_OK;
+		return store_refuse(st, "%s UPDATE of table '%s' is not "
+		    "allowed", ro, store_nz(a3));
+	case SQLITE_DELETE:
+		/* DROP asks to delete from the schema table first. */
+		if (store_schema_table(a3))
+			return store_refuse(st, "%s DROP is not allowed "
+			    "(it would change the schema)", ro);
+		return store_refuse(st, "%s DELETE from table '%s' is not "
+		    "allowed", ro, store_nz(a3));
+	case SQLITE_CREATE_INDEX:
+	case SQLITE_CREATE_TEMP_INDEX:
+		return store_refuse(st, "%s CREATE INDEX '%s' is not allowed",
+		    ro, store_nz(a3));
+	case SQLITE_CREATE_TABLE:
+	case SQLITE_CREATE_TEMP_TABLE:
+	case SQLITE_CREATE_VTABLE:
+		return store_refuse(st, "%s CREATE TABLE '%s' is not allowed",
+		    ro, store_nz(a3));
+	case SQLITE_CREATE_TRIGGER:
+	case SQLITE_CREATE_TEMP_TRIGGER:
+		return store_refuse(st, "%s CREATE TRIGGER '%s' is not "
+		    "allowed", ro, store_nz(a3));
+	case SQLITE_CREATE_VIEW:
+	case SQLITE_CREATE_TEMP_VIEW:
+		return store_refuse(st, "%s CREATE VIEW '%s' is not allowed",
+		    ro, store_nz(a3));
+	case SQLITE_DROP_INDEX:
+	case SQLITE_DROP_TEMP_INDEX:
+		return store_refuse(st, "%s DROP INDEX '%s' is not allowed",
+		    ro, store_nz(a3));
+	case SQLITE_DROP_TABLE:
+	case SQLITE_DROP_TEMP_TABLE:
+	case SQLITE_DROP_VTABLE:
+		return store_refuse(st, "%s DROP TABLE '%s' is not allowed",
+		    ro, store_nz(a3));
+	case SQLITE_DROP_TRIGGER:
+	case SQLITE_DROP_TEMP_TRIGGER:
+		return store_refuse(st, "%s DROP TRIGGER '%s' is not allowed",
+		    ro, store_nz(a3));
+	case SQLITE_DROP_VIEW:
+	case SQLITE_DROP_TEMP_VIEW:
+		return store_refuse(st, "%s DROP VIEW '%s' is not allowed",
+		    ro, store_nz(a3));
+	case SQLITE_ALTER_TABLE:
+		return store_refuse(st, "%s ALTER TABLE '%s' is not allowed",
+		    ro, store_nz(a4));
+	case SQLITE_REINDEX:
+		return store_refuse(st, "%s REINDEX is not allowed", ro);
+	case SQLITE_ANALYZE:
+		return store_refuse(st, "%s ANALYZE is not allowed", ro);
+	case SQLITE_ATTACH:
+		return store_refuse(st, "ATTACH is not allowed (only this "
+		    "database may be read)");
+	case SQLITE_DETACH:
+		return store_refuse(st, "DETACH is not allowed");
+	case SQLITE_TRANSACTION:
+		return store_refuse(st, "%s is not allowed (a query is one "
+		    "statement)", store_nz(a3));
+	case SQLITE_SAVEPOINT:
+		return store_refuse(st, "SAVEPOINT is not allowed (a query is "
+		    "one statement)");
+	default:
+		break;
+	}
+	return store_refuse(st, "%s operation %d is not allowed", ro, action);
+}
+
+/* Make a read-only connection safe for untrusted SQL (STORE_QUERY). */
+static int
+store_setup_query(struct store *st, const char *path, char *err,
+    size_t errlen)
+{
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0,
+	    NULL);
+	sqlite3_enable_load_extension(st->db, 0);
+#ifdef SQLITE_DBCONFIG_DEFENSIVE
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+#endif
+#ifdef SQLITE_DBCONFIG_TRUSTED_SCHEMA
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+#endif
+	sqlite3_limit(st->db, SQLITE_LIMIT_ATTACHED, 0);
+	if (store_exec(st, "PRAGMA query_only = ON", path, err, errlen) == -1)
+		return -1;
+	sqlite3_set_authorizer(st->db, store_authorize, st);
+	return 0;
+}
+
+int
+store_open(const char *path, int flags, struct store **out, char *err,
+    size_t errlen)
+{
+	struct store *st;
+	int oflags, rw, rc;
+
+	*out = NULL;
+	if ((flags & STORE_QUERY) && (flags & (STORE_RDWR | STORE_CREATE))) {
+		store_err(err, errlen, "%s: a query connection is read-only",
+		    path);
+		return -1;
+	}
+	rw = (flags & STORE_RDWR) != 0;
+	if (rw)
+		oflags = SQLITE_OPEN_READWRITE |
+		    ((flags & STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
+	else
+		oflags = SQLITE_OPEN_READONLY;
+
+	st = xcalloc(1, sizeof(*st));
+	st->flags = flags;
+	rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
+	if (st->db == NULL)
+		fatalx("sqlite3_open_v2: out of memory");
+	if (rc != SQLITE_OK) {
+		store_err(err, errlen, "%s: cannot open: %s", path,
+		    sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT);
+	if (rw && sqlite3_db_readonly(st->db, "main") == 1) {
+		store_err(err, errlen, "%s: cannot open for writing: "
+		    "permission denied or read-only file system", path);
+		goto fail;
+	}
+
+	/* Look before writing anything, even the journal mode. */
+	if (store_check(st, path, rw, err, errlen) == -1)
+		goto fail;
+	if (rw) {
+		if (store_setup_rw(st, path, err, errlen) == -1)
+			goto fail;
+		if (st->version < store_nmigrations &&
+		    store_migrate(st, path, err, errlen) == -1)
+			goto fail;
+	}
+	if ((flags & STORE_QUERY) &&
+	    store_setup_query(st, path, err, errlen) == -1)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	sqlite3_close_v2(st->db);
+	free(st);
+	return -1;
+}
+
+void
+store_close(struct store *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < ST_NSTMT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	if (st->flags & STORE_RDWR)
+		sqlite3_exec(st->db, "PRAGMA optimize", NULL, NULL, NULL);
+	sqlite3_close_v2(st->db);
+	free(st);
+}
+
+sqlite3 *
+store_db(struct store *st)
+{
+	return st->db;
+}
+
+int
+store_schema_version(struct store *st)
+{
+	return st->version;
+}
+
+int
+store_schema_latest(void)
+{
+	return store_nmigrations;
+}
+
+int
+store_set_busy_timeout(struct store *st, int ms)
+{
+	if (ms < 0 || sqlite3_busy_timeout(st->db, ms) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+/*
+ * Saving.
+ */
+
+static sqlite3_stmt *
+store_stmt(struct store *st, enum store_stmt which, char *err,
+    size_t errlen)
+{
+	if (st->stmt[which] == NULL &&
+	    sqlite3_prepare_v3(st->db, store_stmt_sql[which], -1,
+	    SQLITE_PREPARE_PERSISTENT, &st->stmt[which], NULL) != SQLITE_OK) {
+		store_err(err, errlen, "prepare: %s", sqlite3_errmsg(st->db));
+		st->stmt[which] = NULL;
+		return NULL;
+	}
+	st->bind_failed = 0;
+	return st->stmt[which];
+}
+
+static void
+store_bind_int(struct store *st, sqlite3_stmt *s, int i, int64_t v)
+{
+	if (sqlite3_bind_int64(s, i, v) != SQLITE_OK)
+		st->bind_failed = 1;
+}
+
+/* Bind text, or NULL when t is NULL; at most maxlen bytes of it. */
+static void
+store_bind_text(struct store *st, sqlite3_stmt *s, int i, const char *t,
+    size_t maxlen)
+{
+	int rc;
+
+	if (t == NULL)
+		rc = sqlite3_bind_null(s, i);
+	else
+		rc = sqlite3_bind_text(s, i, t, (int)strnlen(t, maxlen),
+		    SQLITE_STATIC);
+	if (rc != SQLITE_OK)
+		st->bind_failed = 1;
+}
+
+static void
+store_bind_blob(struct store *st, sqlite3_stmt *s, int i, const void *b,
+    int len)
+{
+	if (sqlite3_bind_blob(s, i, b, len, SQLITE_STATIC) != SQLITE_OK)
+		st->bind_failed = 1;
+}
+
+static void
+store_bind_null(struct store *st, sqlite3_stmt *s, int i)
+{
+	if (sqlite3_bind_null(s, i) != SQLITE_OK)
+		st->bind_failed = 1;
+}
+
+/* Step a statement that returns no rows, then reset it. */
+static int
+store_done(struct store *st, sqlite3_stmt *s, const char *what, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	if (st->bind_failed) {
+		store_err(err, errlen, "%s: cannot bind a parameter: %s",
+		    what, sqlite3_errmsg(st->db));
+		sqlite3_clear_bindings(s);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		store_err(err, errlen, "%s: %s", what, sqlite3_errmsg(st->db));
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+store_txn(struct store *st, enum store_stmt which, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_stmt(st, which, err, errlen)) == NULL)
+		return -1;
+	return store_done(st, s, store_stmt_sql[which], err, errlen);
+}
+
+static void
+store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db) &&
+	    store_txn(st, ST_ROLLBACK, NULL, 0) == -1)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void
+store_known_free(struct store_known *k)
+{
+	free(k->network);
+	free(k->postoffice);
+	free(k->serial);
+	memset(k, 0, sizeof(*k));
+}
+
+static char *
+store_column_dup(sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	return t != NULL ? xstrdup((const char *)t) : NULL;
+}
+
+/* Upsert the location row and read what it knew before this crawl. */
+static int
+store_location(struct store *st, const struct crawl_result *r, int64_t t,
+    struct store_known *k, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	const void *raw;
+	int rc = SQLITE_ERROR;
+
+	if ((s = store_stmt(st, ST_LOC_UPSERT, err, errlen)) == NULL)
+		return -1;
+	store_bind_text(st, s, 1, r->location, SIZE_MAX);
+	store_bind_text(st, s, 2, r->host, SIZE_MAX);
+	store_bind_int(st, s, 3, r->port);
+	store_bind_text(st, s, 4, r->share, SIZE_MAX);
+	store_bind_text(st, s, 5, r->path != NULL ? r->path : "", SIZE_MAX);
+	store_bind_int(st, s, 6, t);
+	store_bind_text(st, s, 7, crawl_outcome_name(r->outcome), SIZE_MAX);
+	store_bind_text(st, s, 8, r->error, SIZE_MAX);
+	if (store_done(st, s, "location", err, errlen) == -1)
+		return -1;
+
+	if ((s = store_stmt(st, ST_LOC_GET, err, errlen)) == NULL)
+		return -1;
+	store_bind_text(st, s, 1, r->location, SIZE_MAX);
+	if (st->bind_failed || (rc = sqlite3_step(s)) != SQLITE_ROW) {
+		store_err(err, errlen, "location: %s", rc == SQLITE_DONE ?
+		    "the row just written is missing" : sqlite3_errmsg(st->db));
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		return -1;
+	}
+	memset(k, 0, sizeof(*k));
+	k->id = sqlite3_column_int64(s, 0);
+	k->network = store_column_dup(s, 1);
+	k->postoffice = store_column_dup(s, 2);
+	raw = sqlite3_column_blob(s, 3);
+	if (raw != NULL && sqlite3_column_bytes(s, 3) == PO_SERIAL_LEN) {
+		memcpy(k->serial_raw, raw, PO_SERIAL_LEN);
+		k->identified = 1;
+	}
+	k->serial = store_column_dup(s, 4);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return 0;
+}
+
+static int
+store_crawl(struct store *st, const struct crawl_result *r, int64_t lid,
+    int64_t started, int64_t finished, int64_t *crawl_id, char *err,
+    size_t errlen)
+{
+	const struct po_master *m = &r->master;
+	sqlite3_stmt *s;
+
+	if ((s = store_stmt(st, ST_CRAWL_ADD, err, errlen)) == NULL)
+		return -1;
+	store_bind_int(st, s, 1, lid);
+	store_bind_int(st, s, 2, started);
+	store_bind_int(st, s, 3, finished);
+	store_bind_text(st, s, 4, crawl_outcome_name(r->outcome), SIZE_MAX);
+	store_bind_text(st, s, 5, r->error, SIZE_MAX);
+	if (r->has_master) {
+		store_bind_text(st, s, 6, m->network, sizeof(m->network));
+		store_bind_text(st, s, 7, m->postoffice,
+		    sizeof(m->postoffice));
+		store_bind_blob(st, s, 8, m->serial_raw, PO_SERIAL_LEN);
+		store_bind_text(st, s, 9, m->serial, sizeof(m->serial));
+		store_bind_text(st, s, 10, po_kind_name(m->kind), SIZE_MAX);
+		store_bind_int(st, s, 11, r->checksum_ok ? 1 : 0);
+		store_bind_int(st, s, 12, (int64_t)r->nroutes);
+	} else {
+		store_bind_null(st, s, 6);
+		store_bind_null(st, s, 7);
+		store_bind_null(st, s, 8);
+		store_bind_null(st, s, 9);
+		store_bind_null(st, s, 10);
+		store_bind_null(st, s, 11);
+		store_bind_null(st, s, 12);
+	}
+	if (store_done(st, s, "crawl", err, errlen) == -1)
+		return -1;
+	*crawl_id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+static int
+store_change(struct store *st, int64_t lid, int64_t crawl_id, int64_t t,
+    const char *field, const char *old, const char *new, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_stmt(st, ST_CHANGE_ADD, err, errlen)) == NULL)
+		return -1;
+	store_bind_int(st, s, 1, lid);
+	store_bind_int(st, s, 2, crawl_id);
+	store_bind_int(st, s, 3, t);
+	store_bind_text(st, s, 4, field, SIZE_MAX);
+	store_bind_text(st, s, 5, old, SIZE_MAX);
+	store_bind_text(st, s, 6, new, SIZE_MAX);
+	return store_done(st, s, "postoffice history", err, errlen);
+}
+
+/* Copy a fixed-size, maybe unterminated field into out, terminated. */
+static void
+store_field(char *out, size_t outlen, const char *field, size_t fieldlen)
+{
+	size_t len = strnlen(field, fieldlen);
+
+	if (len >= outlen)
+		len = outlen - 1;
+	memcpy(out, field, len);
+	out[len] = '\0';
+}
+
+/* Record how the identity changed since the last crawl that read one. */
+static int
+store_changes(struct store *st, const struct crawl_result *r,
+    const struct store_known *k, int64_t crawl_id, int64_t t, char *err,
+    size_t errlen)
+{
+	const struct po_master *m = &r->master;
+	char oldhex[PO_SERIAL_HEX], newhex[PO_SERIAL_HEX];
+	char now[PO_SERIAL_DISPLAY + PO_NAME_MAX];
+
+	if (!k->identified)
+		return 0;
+	store_field(now, sizeof(now), m->network, sizeof(m->network));
+	if (k->network == NULL || strcmp(k->network, now) != 0) {
+		if (store_change(st, k->id, crawl_id, t, "network", k->network,
+		    now, err, errlen) == -1)
+			return -1;
+	}
+	store_field(now, sizeof(now), m->postoffice, sizeof(m->postoffice));
+	if (k->postoffice == NULL || strcmp(k->postoffice, now) != 0) {
+		if (store_change(st, k->id, crawl_id, t, "postoffice",
+		    k->postoffice, now, err, errlen) == -1)
+			return -1;
+	}
+	if (memcmp(k->serial_raw, m->serial_raw, PO_SERIAL_LEN) == 0)
+		return 0;
+	store_field(now, sizeof(now), m->serial, sizeof(m->serial));
+	if (k->serial != NULL && strcmp(k->serial, now) != 0)
+		return store_change(st, k->id, crawl_id, t, "serial",
+		    k->serial, now, err, errlen);
+	/* The same display form: show the bytes that differ. */
+	po_serial_hex(k->serial_raw, oldhex, sizeof(oldhex));
+	po_serial_hex(m->serial_raw, newhex, sizeof(newhex));
+	return store_change(st, k->id, crawl_id, t, "serial", oldhex, newhex,
+	    err, errlen);
+}
+
+static int
+store_identity(struct store *st, const struct crawl_result *r, int64_t lid,
+    int64_t crawl_id, int64_t t, char *err, size_t errlen)
+{
+	const struct po_master *m = &r->master;
+	sqlite3_stmt *s;
+
+	if ((s = store_stmt(st, ST_LOC_IDENTITY, err, errlen)) == NULL)
+		return -1;
+	store_bind_int(st, s, 1, lid);
+	store_bind_text(st, s, 2, m->network, sizeof(m->network));
+	store_bind_text(st, s, 3, m->postoffice, sizeof(m->postoffice));
+	store_bind_blob(st, s, 4, m->serial_raw, PO_SERIAL_LEN);
+	store_bind_text(st, s, 5, m->serial, sizeof(m->serial));
+	store_bind_text(st, s, 6, po_kind_name(m->kind), SIZE_MAX);
+	store_bind_int(st, s, 7, m->flags);
+	store_bind_int(st, s, 8, m->nos_type);
+	store_bind_int(st, s, 9, m->db_version);
+	store_bind_int(st, s, 10, m->product_version);
+	store_bind_int(st, s, 11, r->checksum_ok ? 1 : 0);
+	store_bind_int(st, s, 12, t);
+	store_bind_int(st, s, 13, r->outcome == CRAWL_OK);
+	store_bind_int(st, s, 14, crawl_id);
+	return store_done(st, s, "identity", err, errlen);
+}
+
+static int
+store_failed(struct store *st, int64_t lid, int64_t crawl_id, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *s;
+
+	if ((s = store_stmt(st, ST_LOC_FAILED, err, errlen)) == NULL)
+		return -1;
+	store_bind_int(st, s, 1, lid);
+	store_bind_int(st, s, 2, crawl_id);
+	return store_done(st, s, "location", err, errlen);
+}
+
+static int
+store_routes(struct store *st, const struct crawl_result *r, int64_t lid,
+    int64_t crawl_id, char *err, size_t errlen)
+{
+	const struct crawl_route *rt;
+	sqlite3_stmt *s;
+	size_t i;
+
+	if ((s = store_stmt(st, ST_ROUTE_CLEAR, err, errlen)) == NULL)
+		return -1;
+	store_bind_int(st, s, 1, lid);
+	if (store_done(st, s, "routes", err, errlen) == -1)
+		return -1;
+	for (i = 0; i < r->nroutes; i++) {
+		rt = &r->routes[i];
+		if ((s = store_stmt(st, ST_ROUTE_ADD, err, errlen)) == NULL)
+			return -1;
+		store_bind_int(st, s, 1, lid);
+		store_bind_int(st, s, 2, (int64_t)i);
+		store_bind_text(st, s, 3, rt->network, sizeof(rt->network));
+		store_bind_text(st, s, 4, rt->postoffice,
+		    sizeof(rt->postoffice));
+		store_bind_int(st, s, 5, rt->type);
+		store_bind_int(st, s, 6, crawl_id);
+		if (store_done(st, s, "route", err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Save one result inside the caller's transaction. */
+static int
+store_save_one(struct store *st, const struct crawl_result *r, char *err,
+    size_t errlen)
+{
+	struct store_known k;
+	int64_t t, started, crawl_id;
+	int rc = -1;
+
+	if (r->location == NULL || r->host == NULL || r->share == NULL) {
+		store_err(err, errlen, "a crawl result without its location");
+		return -1;
+	}
+	if ((unsigned)r->outcome >= CRAWL_NOUTCOMES) {
+		store_err(err, errlen, "crawl outcome %d is not known",
+		    (int)r->outcome);
+		return -1;
+	}
+	if (r->nroutes > 0 && r->routes == NULL) {
+		store_err(err, errlen, "%zu routes without an array",
+		    r->nroutes);
+		return -1;
+	}
+	/* A crawl is dated by when it finished, i.e. when it was known. */
+	t = r->finished_us != 0 ? r->finished_us :
+	    r->started_us != 0 ? r->started_us : store_now_us();
+	started = r->started_us != 0 ? r->started_us : t;
+
+	if (store_location(st, r, t, &k, err, errlen) == -1)
+		return -1;
+	if (store_crawl(st, r, k.id, started, t, &crawl_id, err, errlen) == -1)
+		goto out;
+	if (r->has_master) {
+		if (store_changes(st, r, &k, crawl_id, t, err, errlen) == -1 ||
+		    store_identity(st, r, k.id, crawl_id, t, err,
+		    errlen) == -1)
+			goto out;
+		if ((r->outcome == CRAWL_OK ||
+		    (r->outcome == CRAWL_MALFORMED && r->nroutes > 0)) &&
+		    store_routes(st, r, k.id, crawl_id, err, errlen) == -1)
+			goto out;
+	} else if (store_failed(st, k.id, crawl_id, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	store_known_free(&k);
+	return rc;
+}
+
+int
+store_save_batch(struct store *st, const struct crawl_result *v, size_t n,
+    char *err, size_t errlen)
+{
+	char msg[512];
+	size_t i;
+
+	if (!(st->flags & STORE_RDWR)) {
+		store_err(err, errlen, "cannot save: the database is open "
+		    "read-only");
+		return -1;
+	}
+	if (store_txn(st, ST_BEGIN, msg, sizeof(msg)) == -1) {
+		store_err(err, errlen, "save: %s", msg);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (store_save_one(st, &v[i], msg, sizeof(msg)) == -1) {
+			if (n == 1)
+				store_err(err, errlen, "save %s: %s",
+				    store_nz(v[i].location), msg);
+			else
+				store_err(err, errlen, "save %s (result %zu "
+				    "of %zu): %s", store_nz(v[i].location),
+				    i + 1, n, msg);
+			store_rollback(st);
+			return -1;
+		}
+	}
+	if (store_txn(st, ST_COMMIT, msg, sizeof(msg)) == -1) {
+		store_err(err, errlen, "save: %s", msg);
+		store_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_save(struct store *st, const struct crawl_result *r, char *err,
+    size_t errlen)
+{
+	return store_save_batch(st, r, 1, err, errlen);
+}
+
+/*
+ * Queries.
+ */
+
+/* Return 1 if sql holds nothing but blanks, semicolons and comments. */
+static int
+store_sql_blank(const char *sql)
+{
+	const char *p = sql;
+
+	while (*p != '\0') {
+		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' ||
+		    *p == '\f' || *p == '\v' || *p == ';')
+			p++;
+		else if (p[0] == '-' && p[1] == '-') {
+			while (*p != '\0' && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			if ((p = strstr(p + 2, "*/")) == NULL)
+				return 1;	/* SQLite ends it at the end */
+			p += 2;
+		} else
+			return 0;
+	}
+	return 1;
+}
+
+int
+store_query_params(struct store *st, const char *sql,
+    const char *const *params, int nparams, store_row_fn *row, void *arg,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+	const char *tail = NULL;
+	int i, rc, ret = 0, ncols;
+
+	st->refused[0] = '\0';
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, &tail) != SQLITE_OK) {
+		if (st->refused[0] != '\0')
+			store_err(err, errlen, "%s", st->refused);
+		else
+			store_err(err, errlen, "query: %s",
+			    sqlite3_errmsg(st->db));
+		sqlite3_finalize(s);
+		return -1;
+	}
+	if (s == NULL) {
+		store_err(err, errlen, "query: no SQL statement given");
+		return -1;
+	}
+	if (tail != NULL && !store_sql_blank(tail)) {
+		store_err(err, errlen, "query refused: only one SQL statement "
+		    "is allowed");
+		goto fail;
+	}
+	if ((st->flags & STORE_QUERY) && !sqlite3_stmt_readonly(s)) {
+		store_err(err, errlen, "query refused: read-only access; the "
+		    "statement would write");
+		goto fail;
+	}
+	if (sqlite3_bind_parameter_count(s) != nparams) {
+		store_err(err, errlen, "query: the statement takes %d "
+		    "parameters, %d given", sqlite3_bind_parameter_count(s),
+		    nparams);
+		goto fail;
+	}
+	for (i = 0; i < nparams; i++) {
+		if (params[i] == NULL)
+			rc = sqlite3_bind_null(s, i + 1);
+		else
+			rc = sqlite3_bind_text(s, i + 1, params[i], -1,
+			    SQLITE_STATIC);
+		if (rc != SQLITE_OK) {
+			store_err(err, errlen, "query: parameter %d: %s",
+			    i + 1, sqlite3_errmsg(st->db));
+			goto fail;
+		}
+	}
+	ncols = sqlite3_column_count(s);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (row != NULL && (ret = row(arg, ncols, s)) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		if (st->refused[0] != '\0')
+			store_err(err, errlen, "%s", st->refused);
+		else
+			store_err(err, errlen, "query: %s",
+			    sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	sqlite3_finalize(s);
+	return ret;
+fail:
+	sqlite3_finalize(s);
+	return -1;
+}
+
+int
+store_query(struct store *st, const char *sql, store_row_fn *row, void *arg,
+    char *err, size_t errlen)
+{
+	return store_query_params(st, sql, NULL, 0, row, arg, err, errlen);
+}
