@@ -1,0 +1,536 @@
+/*
+ * maildatctl: the maildat command line.  One-shot scans, inventory and
+ * alert listings, and read-only SQL over the database.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "authfile.h"
+#include "crawl.h"
+#include "duration.h"
+#include "fmt.h"
+#include "log.h"
+#include "po.h"
+#include "smbio.h"
+#include "smburl.h"
+#include "store.h"
+#include "xmalloc.h"
+
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+#define CTL_DEFAULT_DB	LOCALSTATEDIR "/lib/maildatd/maildat.db"
+
+/* Exit statuses. */
+#define CTL_EXIT_OK	0	/* done; every scanned location is ok */
+#define CTL_EXIT_FAILED	1	/* a location failed, or an error */
+#define CTL_EXIT_USAGE	2	/* bad command line */
+
+struct ctl_opts {
+	const char	*db;
+	enum fmt_kind	 format;
+	int		 save;
+	const char	*auth_file;
+	const char	*min_protocol;
+	const char	*max_protocol;
+	int64_t		 timeout_ms;
+	int64_t		 connect_timeout_ms;
+	const char	*smb_conf;
+};
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	FILE *f = status == 0 ? stdout : stderr;
+
+	fprintf(f,
+"usage: maildatctl [--db FILE] [--format table|csv|json] COMMAND [ARGS]\n"
+"\n"
+"commands:\n"
+"  scan URL...         crawl smb://host[:port]/share[/path] now, without the\n"
+"                      daemon, and print what was found\n"
+"      --save                  also record the results in the database\n"
+"      -A, --auth-file FILE    credentials (username=, password=, domain=);\n"
+"                              the file must be mode 0600 or 0400\n"
+"                              (default: anonymous guest access)\n"
+"      --protocol MIN[:MAX]    SMB dialects, e.g. NT1 or NT1:SMB3 (default)\n"
+"      --timeout DUR           deadline for each SMB request (default 30s)\n"
+"      --connect-timeout DUR   deadline for the TCP connect (default 5s)\n"
+"      --smb-conf FILE         let libsmbclient read this smb.conf\n"
+"  postoffices         the postoffices known now\n"
+"  routes              the external postoffices each postoffice knows\n"
+"  crawls              every crawl attempt, newest first\n"
+"  history LOCATION    identity changes of one location\n"
+"  query SQL           run one read-only SQL statement over the views\n"
+"\n"
+"options (before or after the command):\n"
+"  --db FILE           the database (default %s)\n"
+"  --format FORMAT     table (default), csv or json\n"
+"  -v, --verbose       more diagnostics on stderr (twice: libsmbclient's)\n"
+"  -h, --help          this help\n"
+"  -V, --version       the version\n"
+"\n"
+"exit status: 0 success, 1 a location failed or an error, 2 usage error\n",
+	    CTL_DEFAULT_DB);
+	exit(status);
+}
+
+/* --- database listings -------------------------------------------------- */
+
+struct ctl_print {
+	struct fmt	*fmt;
+	enum fmt_kind	 kind;
+	long		 rows;
+};
+
+static void
+ctl_print_begin(struct ctl_print *p, sqlite3_stmt *stmt)
+{
+	int i, n = sqlite3_column_count(stmt);
+	const char **names = xcalloc((size_t)n + 1, sizeof(*names));
+
+	for (i = 0; i < n; i++)
+		names[i] = sqlite3_column_name(stmt, i);
+	p->fmt = fmt_new(p->kind, stdout, (size_t)n, names, NULL);
+	free(names);
+}
+
+static int
+ctl_print_row(void *arg, int ncols, sqlite3_stmt *stmt)
+{
+	struct ctl_print *p = arg;
+	int i;
+
+	if (p->fmt == NULL)
+		ctl_print_begin(p, stmt);
+	for (i = 0; i < ncols; i++) {
+		switch (sqlite3_column_type(stmt, i)) {
+		case SQLITE_INTEGER:
+			fmt_int(p->fmt, sqlite3_column_int64(stmt, i));
+			break;
+		case SQLITE_FLOAT:
+			fmt_real(p->fmt, sqlite3_column_double(stmt, i));
+			break;
+		case SQLITE_NULL:
+			fmt_text(p->fmt, NULL);
+			break;
+		case SQLITE_BLOB: {
+			const uint8_t *b = sqlite3_column_blob(stmt, i);
+			int j, len = sqlite3_column_bytes(stmt, i);
+			char *hex = xmalloc((size_t)len * 2 + 1);
+
+			for (j = 0; j < len; j++)
+				sprintf(hex + 2 * j, "%02x", b[j]);
+			hex[2 * len] = '\0';
+			fmt_text(p->fmt, hex);
+			free(hex);
+			break;
+		}
+		default:
+			fmt_text(p->fmt, (const char *)sqlite3_column_text(stmt,
+			    i));
+			break;
+		}
+	}
+	fmt_endrow(p->fmt);
+	p->rows++;
+	return 0;
+}
+
+/* Run sql with params and print every row in the chosen format. */
+static int
+ctl_print_sql(struct store *st, enum fmt_kind kind, const char *sql,
+    const char *const *params, int nparams)
+{
+	struct ctl_print p = { NULL, kind, 0 };
+	sqlite3_stmt *stmt;
+	char err[512];
+
+	if (store_query_params(st, sql, params, nparams, ctl_print_row, &p,
+	    err, sizeof(err)) == -1) {
+		if (p.fmt != NULL)
+			fmt_finish(p.fmt);
+		fprintf(stderr, "maildatctl: %s\n", err);
+		return -1;
+	}
+	if (p.fmt == NULL) {
+		/* No rows: the column names still make the header. */
+		if (sqlite3_prepare_v2(store_db(st), sql, -1, &stmt, NULL) ==
+		    SQLITE_OK && stmt != NULL) {
+			ctl_print_begin(&p, stmt);
+			sqlite3_finalize(stmt);
+		}
+	}
+	if (p.fmt != NULL)
+		fmt_finish(p.fmt);
+	return 0;
+}
+
+static int
+ctl_open_db(const struct ctl_opts *o, int flags, struct store **st)
+{
+	char err[512];
+
+	if (store_open(o->db, flags, st, err, sizeof(err)) == -1) {
+		fprintf(stderr, "maildatctl: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ctl_listing(const struct ctl_opts *o, const char *sql,
+    const char *const *params, int nparams, int flags)
+{
+	struct store *st;
+	int rc;
+
+	if (ctl_open_db(o, flags, &st) == -1)
+		return CTL_EXIT_FAILED;
+	rc = ctl_print_sql(st, o->format, sql, params, nparams);
+	store_close(st);
+	return rc == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+}
+
+static int
+cmd_postoffices(const struct ctl_opts *o)
+{
+	return ctl_listing(o, "SELECT location, address, serial, kind, "
+	    "last_outcome, first_seen, last_seen FROM postoffices "
+	    "ORDER BY location", NULL, 0, STORE_RDONLY);
+}
+
+static int
+cmd_routes(const struct ctl_opts *o)
+{
+	return ctl_listing(o, "SELECT location, address, to_address, type "
+	    "FROM routes ORDER BY location, to_address", NULL, 0,
+	    STORE_RDONLY);
+}
+
+static int
+cmd_crawls(const struct ctl_opts *o)
+{
+	return ctl_listing(o, "SELECT id, location, started, finished, "
+	    "outcome, error FROM crawls ORDER BY id DESC", NULL, 0,
+	    STORE_RDONLY);
+}
+
+static int
+cmd_history(const struct ctl_opts *o, const char *location)
+{
+	const char *params[1] = { location };
+
+	return ctl_listing(o, "SELECT location, changed, field, old, new "
+	    "FROM postoffice_history WHERE location = ?1 "
+	    "ORDER BY changed, rowid", params, 1, STORE_RDONLY);
+}
+
+static int
+cmd_query(const struct ctl_opts *o, const char *sql)
+{
+	return ctl_listing(o, sql, NULL, 0, STORE_QUERY);
+}
+
+/* --- scan ---------------------------------------------------------------- */
+
+static const char *const scan_cols[] = {
+	"location", "outcome", "address", "serial", "kind", "routes", "detail",
+	"host", "port", "share", "path", "network", "postoffice", "serial_raw",
+	"checksum_ok", "flags", "product_version"
+};
+static const int scan_intable[] = {
+	1, 1, 1, 1, 1, 1, 1,
+	0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0
+};
+#define SCAN_NCOLS	(sizeof(scan_cols) / sizeof(scan_cols[0]))
+
+static void
+scan_print(struct fmt *f, const struct crawl_result *r)
+{
+	char addr[2 * PO_NAME_MAX + 2], hex[PO_SERIAL_HEX], flags[16];
+	char *routes = NULL, *tmp;
+	size_t i;
+
+	for (i = 0; i < r->nroutes; i++) {
+		const struct crawl_route *rt = &r->routes[i];
+
+		tmp = xasprintf("%s%s%s%s%s", routes ? routes : "",
+		    routes ? " " : "", rt->network, rt->postoffice[0] ? "/" : "",
+		    rt->postoffice);
+		free(routes);
+		routes = tmp;
+	}
+	crawl_address(r, addr, sizeof(addr));
+	fmt_text(f, r->location);
+	fmt_text(f, crawl_outcome_name(r->outcome));
+	fmt_text(f, r->has_master ? addr : NULL);
+	fmt_text(f, r->has_master ? r->master.serial : NULL);
+	fmt_text(f, po_kind_name(r->has_master ? r->master.kind :
+	    PO_KIND_UNKNOWN));
+	fmt_text(f, routes ? routes : "");
+	fmt_text(f, r->error);
+	fmt_text(f, r->host);
+	fmt_int(f, r->port ? r->port : 445);
+	fmt_text(f, r->share);
+	fmt_text(f, r->path);
+	if (r->has_master) {
+		po_serial_hex(r->master.serial_raw, hex, sizeof(hex));
+		snprintf(flags, sizeof(flags), "0x%08x", r->master.flags);
+		fmt_text(f, r->master.network);
+		fmt_text(f, r->master.postoffice);
+		fmt_text(f, hex);
+		fmt_int(f, r->checksum_ok);
+		fmt_text(f, flags);
+		fmt_int(f, r->master.product_version);
+	}
+	fmt_endrow(f);
+	free(routes);
+}
+
+static int
+cmd_scan(const struct ctl_opts *o, int argc, char **argv)
+{
+	struct smbio_opts so;
+	struct authfile af;
+	struct crawl_results rs = { NULL, 0 };
+	struct smbio *io;
+	struct store *st = NULL;
+	struct fmt *f;
+	char err[512];
+	int i, failed = 0, have_auth = 0;
+	size_t j;
+
+	if (argc == 0) {
+		fprintf(stderr, "maildatctl: scan needs at least one URL\n");
+		usage(CTL_EXIT_USAGE);
+	}
+	for (i = 0; i < argc; i++) {
+		struct smburl u;
+
+		if (smburl_parse(argv[i], 0, &u, err, sizeof(err)) == -1) {
+			fprintf(stderr, "maildatctl: %s\n", err);
+			return CTL_EXIT_USAGE;
+		}
+		smburl_free(&u);
+	}
+	memset(&so, 0, sizeof(so));
+	if (o->auth_file != NULL) {
+		if (authfile_read(o->auth_file, &af, err, sizeof(err)) == -1) {
+			fprintf(stderr, "maildatctl: %s\n", err);
+			return CTL_EXIT_FAILED;
+		}
+		have_auth = 1;
+		so.username = af.username;
+		so.password = af.password;
+		so.domain = af.domain;
+	}
+	so.min_protocol = o->min_protocol;
+	so.max_protocol = o->max_protocol;
+	so.timeout_ms = (int)o->timeout_ms;
+	so.connect_timeout_ms = (int)o->connect_timeout_ms;
+	so.smb_conf = o->smb_conf;
+	io = smbio_open(&so, err, sizeof(err));
+	if (have_auth)
+		authfile_clear(&af);
+	if (io == NULL) {
+		fprintf(stderr, "maildatctl: %s\n", err);
+		return CTL_EXIT_FAILED;
+	}
+	if (o->save && ctl_open_db(o, STORE_RDWR | STORE_CREATE, &st) == -1) {
+		smbio_close(io);
+		return CTL_EXIT_FAILED;
+	}
+
+	f = fmt_new(o->format, stdout, SCAN_NCOLS, scan_cols, scan_intable);
+	for (i = 0; i < argc; i++) {
+		size_t before = rs.n;
+
+		crawl_url(io, argv[i], &rs);
+		for (j = before; j < rs.n; j++) {
+			if (rs.v[j].outcome != CRAWL_OK)
+				failed = 1;
+			if (st != NULL && store_save(st, &rs.v[j], err,
+			    sizeof(err)) == -1) {
+				fprintf(stderr, "maildatctl: saving %s: %s\n",
+				    rs.v[j].location, err);
+				failed = 1;
+			}
+			scan_print(f, &rs.v[j]);
+		}
+		/* Print as we go for csv/json; a table waits for widths. */
+		fflush(stdout);
+	}
+	fmt_finish(f);
+	crawl_results_free(&rs);
+	store_close(st);
+	smbio_close(io);
+	return failed ? CTL_EXIT_FAILED : CTL_EXIT_OK;
+}
+
+/* --- main ---------------------------------------------------------------- */
+
+enum {
+	OPT_DB = 256, OPT_FORMAT, OPT_SAVE, OPT_PROTOCOL, OPT_TIMEOUT,
+	OPT_CONNECT_TIMEOUT, OPT_SMB_CONF
+};
+
+static const struct option ctl_longopts[] = {
+	{ "db",			required_argument,	NULL, OPT_DB },
+	{ "format",		required_argument,	NULL, OPT_FORMAT },
+	{ "save",		no_argument,		NULL, OPT_SAVE },
+	{ "auth-file",		required_argument,	NULL, 'A' },
+	{ "protocol",		required_argument,	NULL, OPT_PROTOCOL },
+	{ "timeout",		required_argument,	NULL, OPT_TIMEOUT },
+	{ "connect-timeout",	required_argument,	NULL, OPT_CONNECT_TIMEOUT },
+	{ "smb-conf",		required_argument,	NULL, OPT_SMB_CONF },
+	{ "verbose",		no_argument,		NULL, 'v' },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "version",		no_argument,		NULL, 'V' },
+	{ NULL,			0,			NULL, 0 }
+};
+
+static void
+ctl_parse_protocol(struct ctl_opts *o, char *arg)
+{
+	char *colon = strpbrk(arg, ": ");
+
+	if (colon != NULL) {
+		*colon = '\0';
+		o->max_protocol = colon + 1;
+	} else
+		o->max_protocol = NULL;
+	o->min_protocol = arg;
+	if (*o->min_protocol == '\0' ||
+	    (o->max_protocol != NULL && *o->max_protocol == '\0')) {
+		fprintf(stderr, "maildatctl: --protocol takes MIN or MIN:MAX, "
+		    "e.g. NT1:SMB3\n");
+		usage(CTL_EXIT_USAGE);
+	}
+}
+
+static int64_t
+ctl_duration(const char *opt, const char *arg)
+{
+	int64_t ms;
+
+	if (duration_parse(arg, &ms) == -1 || ms == 0 || ms > INT32_MAX) {
+		fprintf(stderr, "maildatctl: %s: bad duration '%s' (use e.g. "
+		    "30s, 5m, 1h)\n", opt, arg);
+		usage(CTL_EXIT_USAGE);
+	}
+	return ms;
+}
+
+static void
+ctl_needs_args(const char *cmd, int have, int want)
+{
+	if (have != want) {
+		fprintf(stderr, "maildatctl: %s takes %d argument%s\n", cmd,
+		    want, want == 1 ? "" : "s");
+		usage(CTL_EXIT_USAGE);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl_opts o;
+	const char *cmd;
+	int ch, verbose = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.db = getenv("MAILDAT_DB") ? getenv("MAILDAT_DB") : CTL_DEFAULT_DB;
+	o.format = FMT_TABLE;
+	log_init("maildatctl", 1, 0);
+	signal(SIGPIPE, SIG_IGN);
+
+	while ((ch = getopt_long(argc, argv, "A:vhV", ctl_longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case OPT_DB:
+			o.db = optarg;
+			break;
+		case OPT_FORMAT:
+			if (fmt_parse(optarg, &o.format) == -1) {
+				fprintf(stderr, "maildatctl: unknown format "
+				    "'%s' (table, csv or json)\n", optarg);
+				usage(CTL_EXIT_USAGE);
+			}
+			break;
+		case OPT_SAVE:
+			o.save = 1;
+			break;
+		case 'A':
+			o.auth_file = optarg;
+			break;
+		case OPT_PROTOCOL:
+			ctl_parse_protocol(&o, optarg);
+			break;
+		case OPT_TIMEOUT:
+			o.timeout_ms = ctl_duration("--timeout", optarg);
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			o.connect_timeout_ms = ctl_duration("--connect-timeout",
+			    optarg);
+			break;
+		case OPT_SMB_CONF:
+			o.smb_conf = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(CTL_EXIT_OK);
+		case 'V':
+			printf("maildatctl %s\n", PACKAGE_VERSION);
+			return CTL_EXIT_OK;
+		default:
+			usage(CTL_EXIT_USAGE);
+		}
+	}
+	log_setverbose(verbose);
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage(CTL_EXIT_USAGE);
+	cmd = argv[0];
+	argc--;
+	argv++;
+
+	if (strcmp(cmd, "scan") == 0)
+		return cmd_scan(&o, argc, argv);
+	if (strcmp(cmd, "postoffices") == 0) {
+		ctl_needs_args(cmd, argc, 0);
+		return cmd_postoffices(&o);
+	}
+	if (strcmp(cmd, "routes") == 0) {
+		ctl_needs_args(cmd, argc, 0);
+		return cmd_routes(&o);
+	}
+	if (strcmp(cmd, "crawls") == 0) {
+		ctl_needs_args(cmd, argc, 0);
+		return cmd_crawls(&o);
+	}
+	if (strcmp(cmd, "history") == 0) {
+		ctl_needs_args(cmd, argc, 1);
+		return cmd_history(&o, argv[0]);
+	}
+	if (strcmp(cmd, "query") == 0) {
+		ctl_needs_args(cmd, argc, 1);
+		return cmd_query(&o, argv[0]);
+	}
+	fprintf(stderr, "maildatctl: unknown command '%s'\n", cmd);
+	usage(CTL_EXIT_USAGE);
+}
