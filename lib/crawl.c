@@ -66,6 +66,8 @@ crawl_location(const char *host, uint16_t port, const char *share,
 
 	if (port != 0 && port != 445)
 		snprintf(portbuf, sizeof(portbuf), "@%u", port);
+	if (share[0] == '\0')
+		return xasprintf("\\\\%s%s", host, portbuf);
 	loc = xasprintf("\\\\%s%s\\%s%s%s", host, portbuf, share,
 	    path[0] ? "\\" : "", path);
 	for (p = loc + 2; *p != '\0'; p++)
@@ -407,8 +409,13 @@ crawl_try(struct smbio *io, const struct smburl *u, const char *po,
 	return found;
 }
 
-size_t
-crawl_url(struct smbio *io, const char *url, struct crawl_results *out)
+/*
+ * Crawl url into out.  In discovery mode (quiet) a share that cannot be
+ * read or holds no postoffice adds no result.
+ */
+static size_t
+crawl_url_mode(struct smbio *io, const char *url, struct crawl_results *out,
+    int quiet)
 {
 	struct smburl u;
 	struct smbio_dirent *v = NULL, *sv;
@@ -419,21 +426,15 @@ crawl_url(struct smbio *io, const char *url, struct crawl_results *out)
 	char err[256], why[256] = "";
 
 	if (smburl_parse(url, 0, &u, err, sizeof(err)) == -1) {
-		out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
-		r = &out->v[out->n++];
-		memset(r, 0, sizeof(*r));
-		r->location = xstrdup(url);
-		r->host = xstrdup("");
-		r->share = xstrdup("");
-		r->path = xstrdup("");
-		r->outcome = CRAWL_ERROR;
-		r->error = xstrdup(err);
-		r->started_us = started;
-		r->finished_us = crawl_now_us();
+		crawl_result_fail(out, url, CRAWL_ERROR, err);
 		return 1;
 	}
-	if (smbio_probe(io, u.host, u.port, &st) == -1 ||
+	if ((!quiet && smbio_probe(io, u.host, u.port, &st) == -1) ||
 	    crawl_list(io, &u, "", &v, &n, &st) == -1) {
+		if (quiet) {
+			log_debug("%s: %s", url, st.message);
+			goto done;
+		}
 		r = crawl_new_result(out, &u, u.path, started);
 		if (st.outcome == CRAWL_NOT_POSTOFFICE && u.path[0] == '\0')
 			snprintf(st.message, sizeof(st.message), "no share "
@@ -460,7 +461,7 @@ crawl_url(struct smbio *io, const char *url, struct crawl_results *out)
 		    sizeof(why));
 		smbio_dirents_free(sv, ns);
 	}
-	if (out->n == before) {
+	if (out->n == before && !quiet) {
 		r = crawl_new_result(out, &u, u.path, started);
 		r->outcome = CRAWL_NOT_POSTOFFICE;
 		r->error = xasprintf("no GLB\\MASTER.GLB here or one folder "
@@ -476,4 +477,88 @@ done:
 	smbio_dirents_free(v, n);
 	smburl_free(&u);
 	return out->n - before;
+}
+
+size_t
+crawl_url(struct smbio *io, const char *url, struct crawl_results *out)
+{
+	return crawl_url_mode(io, url, out, 0);
+}
+
+size_t
+crawl_discover(struct smbio *io, const char *url, struct crawl_results *out)
+{
+	struct smburl u, su;
+	struct smbio_dirent *v = NULL;
+	struct smbio_status st;
+	struct crawl_result *r;
+	size_t n = 0, i, before = out->n, shares = 0;
+	int64_t started = crawl_now_us();
+	char err[256], *surl;
+
+	if (smburl_parse(url, 1, &u, err, sizeof(err)) == -1)
+		return crawl_url(io, url, out);
+	if (u.share[0] != '\0') {
+		smburl_free(&u);
+		return crawl_url(io, url, out);
+	}
+	if (smbio_probe(io, u.host, u.port, &st) == -1 ||
+	    crawl_list(io, &u, "", &v, &n, &st) == -1) {
+		r = crawl_new_result(out, &u, "", started);
+		crawl_fail(r, st.outcome == CRAWL_NOT_POSTOFFICE ? CRAWL_ERROR :
+		    st.outcome, st.message);
+		r->finished_us = crawl_now_us();
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		if (!v[i].isdir)
+			continue;
+		shares++;
+		memset(&su, 0, sizeof(su));
+		su.host = u.host;
+		su.port = u.port;
+		su.share = v[i].name;
+		su.path = (char *)"";
+		surl = smburl_format(&su, NULL);
+		crawl_url_mode(io, surl, out, 1);
+		free(surl);
+	}
+	if (out->n == before) {
+		r = crawl_new_result(out, &u, "", started);
+		r->outcome = CRAWL_NOT_POSTOFFICE;
+		r->error = xasprintf("no share of %s holds a postoffice (%zu "
+		    "shares searched)", u.host, shares);
+		r->finished_us = crawl_now_us();
+	}
+done:
+	smbio_dirents_free(v, n);
+	smburl_free(&u);
+	return out->n - before;
+}
+
+void
+crawl_result_fail(struct crawl_results *out, const char *url,
+    enum crawl_outcome o, const char *msg)
+{
+	struct crawl_result *r;
+	struct smburl u;
+	char err[256];
+	int64_t now = crawl_now_us();
+
+	if (smburl_parse(url, 1, &u, err, sizeof(err)) == 0) {
+		r = crawl_new_result(out, &u, u.path, now);
+		smburl_free(&u);
+	} else {
+		out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
+		r = &out->v[out->n++];
+		memset(r, 0, sizeof(*r));
+		r->location = xstrdup(url);
+		r->host = xstrdup("");
+		r->share = xstrdup("");
+		r->path = xstrdup("");
+		r->started_us = now;
+	}
+	r->outcome = o;
+	r->error = xstrdup(msg);
+	r->finished_us = now;
 }

@@ -76,6 +76,23 @@ int		 crawl_outcome_parse(const char *name, enum crawl_outcome *o);
 size_t		 crawl_url(struct smbio *io, const char *url,
 		    struct crawl_results *out);
 
+/*
+ * List the shares of the host named by url ("smb://host[:port]/") and
+ * crawl each that holds a postoffice, at its root or one folder down.
+ * Shares without one add nothing; when no share holds one, or the shares
+ * cannot be listed, one result for \\host says so.  A url naming a share
+ * is crawled as by crawl_url().  Returns the number of results appended.
+ */
+size_t		 crawl_discover(struct smbio *io, const char *url,
+		    struct crawl_results *out);
+
+/*
+ * Append a result for the location url names, with outcome o and message
+ * msg: for failures found outside a crawl (probe, deadline, worker death).
+ */
+void		 crawl_result_fail(struct crawl_results *out, const char *url,
+		    enum crawl_outcome o, const char *msg);
+
 /* Build the UNC location string for host, port, share and path. */
 char		*crawl_location(const char *host, uint16_t port,
 		    const char *share, const char *path);

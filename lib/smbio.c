@@ -42,8 +42,15 @@ struct smbio {
 	char		*password;
 	char		*domain;
 	int		 connect_timeout_ms;
-	char		*tmpdir;	/* removed at close, when we made it */
 };
+
+/*
+ * libsmbclient reads its configuration once per process, so the private
+ * directory it names lives as long as the process: smbio_cleanup() removes
+ * it when we made it.
+ */
+static char	*smbio_statedir;
+static int	 smbio_statedir_ours;
 
 /* Facts gathered from libsmbclient's log during one operation. */
 static struct {
@@ -176,7 +183,8 @@ smbio_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	(void)sb;
 	(void)flag;
 	(void)ftw;
-	return remove(path) == -1 ? 0 : 0;
+	(void)remove(path);
+	return 0;
 }
 
 /* Write the private smb.conf that libsmbclient reads through $HOME. */
@@ -217,12 +225,23 @@ out:
 	return rc;
 }
 
+/* Put HOME back as it was before smbio_open() changed it. */
+static void
+smbio_restore_home(char *oldhome)
+{
+	if (oldhome != NULL) {
+		setenv("HOME", oldhome, 1);
+		free(oldhome);
+	} else
+		unsetenv("HOME");
+}
+
 struct smbio *
 smbio_open(const struct smbio_opts *o, char *err, size_t errlen)
 {
 	struct smbio *io = xcalloc(1, sizeof(*io));
-	const char *dir;
 	char *oldhome = NULL, tmpl[] = "/tmp/maildat-smb.XXXXXX";
+	const char *dir;
 	SMBCCTX *ctx;
 
 	if (o->smb_conf != NULL && access(o->smb_conf, R_OK) == -1) {
@@ -231,22 +250,24 @@ smbio_open(const struct smbio_opts *o, char *err, size_t errlen)
 		free(io);
 		return NULL;
 	}
-	if (o->statedir != NULL) {
-		dir = o->statedir;
-		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-			snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+	if (smbio_statedir == NULL && o->statedir != NULL) {
+		if (mkdir(o->statedir, 0700) == -1 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: %s", o->statedir,
+			    strerror(errno));
 			free(io);
 			return NULL;
 		}
-	} else {
+		smbio_statedir = xstrdup(o->statedir);
+	} else if (smbio_statedir == NULL) {
 		if (mkdtemp(tmpl) == NULL) {
 			snprintf(err, errlen, "mkdtemp: %s", strerror(errno));
 			free(io);
 			return NULL;
 		}
-		io->tmpdir = xstrdup(tmpl);
-		dir = io->tmpdir;
+		smbio_statedir = xstrdup(tmpl);
+		smbio_statedir_ours = 1;
 	}
+	dir = smbio_statedir;
 	if (smbio_write_conf(dir, o->smb_conf, err, errlen) == -1)
 		goto fail;
 
@@ -256,8 +277,17 @@ smbio_open(const struct smbio_opts *o, char *err, size_t errlen)
 	io->connect_timeout_ms = o->connect_timeout_ms > 0 ?
 	    o->connect_timeout_ms : 5000;
 
-	if ((ctx = smbc_new_context()) == NULL) {
+	/*
+	 * libsmbclient reads its configuration once per process, in the
+	 * first smbc_new_context(): HOME must point at our file by then.
+	 */
+	if (getenv("HOME") != NULL)
+		oldhome = xstrdup(getenv("HOME"));
+	setenv("HOME", dir, 1);
+	ctx = smbc_new_context();
+	if (ctx == NULL) {
 		snprintf(err, errlen, "smbc_new_context: %s", strerror(errno));
+		smbio_restore_home(oldhome);
 		goto fail;
 	}
 	io->ctx = ctx;
@@ -271,19 +301,12 @@ smbio_open(const struct smbio_opts *o, char *err, size_t errlen)
 	smbc_setOptionNoAutoAnonymousLogin(ctx, 1);
 	smbc_setTimeout(ctx, o->timeout_ms > 0 ? o->timeout_ms : 30000);
 
-	if (getenv("HOME") != NULL)
-		oldhome = xstrdup(getenv("HOME"));
-	setenv("HOME", dir, 1);
 	if (smbc_init_context(ctx) == NULL) {
 		snprintf(err, errlen, "smbc_init_context: %s", strerror(errno));
 		smbc_free_context(ctx, 1);
 		io->ctx = NULL;
 	}
-	if (oldhome != NULL) {
-		setenv("HOME", oldhome, 1);
-		free(oldhome);
-	} else
-		unsetenv("HOME");
+	smbio_restore_home(oldhome);
 	if (io->ctx == NULL)
 		goto fail;
 	if (!smbc_setOptionProtocols(ctx,
@@ -320,11 +343,17 @@ smbio_close(struct smbio *io)
 	smbio_wipe(io->username);
 	smbio_wipe(io->password);
 	smbio_wipe(io->domain);
-	if (io->tmpdir != NULL) {
-		nftw(io->tmpdir, smbio_rm, 8, FTW_DEPTH | FTW_PHYS);
-		free(io->tmpdir);
-	}
 	free(io);
+}
+
+void
+smbio_cleanup(void)
+{
+	if (smbio_statedir != NULL && smbio_statedir_ours)
+		nftw(smbio_statedir, smbio_rm, 8, FTW_DEPTH | FTW_PHYS);
+	free(smbio_statedir);
+	smbio_statedir = NULL;
+	smbio_statedir_ours = 0;
 }
 
 static void __attribute__((format(printf, 3, 4)))

@@ -26,7 +26,8 @@ struct smbio_opts {
 	int		 timeout_ms;	/* per SMB request; 0: 30000 */
 	int		 connect_timeout_ms; /* TCP probe; 0: 5000 */
 	const char	*smb_conf;	/* NULL: do not read any smb.conf */
-	const char	*statedir;	/* NULL: a private temporary directory */
+	const char	*statedir;	/* NULL: a private temporary directory;
+					   only the first session's counts */
 };
 
 /* What went wrong, as a crawl outcome and a message for humans. */
@@ -44,8 +45,14 @@ struct smbio_dirent {
 struct smbio	*smbio_open(const struct smbio_opts *o, char *err,
 		    size_t errlen);
 
-/* Close the session, dropping cached connections and temporary state. */
+/* Close the session, dropping its cached connections. */
 void		 smbio_close(struct smbio *io);
+
+/*
+ * Remove the private directory smbio made for libsmbclient's configuration
+ * and caches; call once, when the process is done with SMB.
+ */
+void		 smbio_cleanup(void);
 
 /*
  * Check that host accepts TCP on port (or 445, then 139, when port is 0)
