@@ -1,0 +1,489 @@
+/*
+ * maildatd: watch MS Mail postoffices on SMB shares.
+ *
+ * The parent runs one libevent loop: it owns the configuration and the
+ * database, schedules crawls, probes hosts, and hands jobs to crawl worker
+ * processes (this program run again with --worker).  Signals only wake the
+ * loop; their work is done in event callbacks.
+ */
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "authfile.h"
+#include "conf.h"
+#include "config.h"
+#include "control.h"
+#include "log.h"
+#include "maildatd.h"
+#include "pool.h"
+#include "probe.h"
+#include "sched.h"
+#include "store.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+#define EXIT_CONFIG	2	/* bad configuration or startup failure */
+
+static struct maildatd	 maildatd_env;
+struct maildatd		*env = &maildatd_env;
+
+static struct event	*ev_sigterm, *ev_sigint, *ev_sighup, *ev_sigchld;
+static struct event	*ev_stopcheck;
+static int		 pidfile_fd = -1;
+static const char	*pidfile_path;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: maildatd [-dFnv] [-c file] [--once]\n"
+	    "  -c file   configuration (default %s)\n"
+	    "  -d        stay in the foreground, log to stderr\n"
+	    "  -F        stay in the foreground, log to syslog\n"
+	    "  -n        check the configuration and exit\n"
+	    "  -v        more verbose logging (twice: libsmbclient's too)\n"
+	    "  --once    crawl every location once, run the rules, exit\n"
+	    "            (status 0 when every crawl was ok, 1 otherwise)\n",
+	    conf_default_path());
+	exit(EXIT_CONFIG);
+}
+
+int64_t
+maildatd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Load path with conf flags; log every error, return NULL on failure. */
+static struct conf *
+maildatd_load(const char *path, int flags, char *msg, size_t msglen)
+{
+	struct conf *c;
+	struct conf_errors errs = { NULL, 0 };
+	size_t i, off = 0;
+
+	if (msg != NULL && msglen > 0)
+		msg[0] = '\0';
+	if (conf_load_flags(path, flags, &c, &errs) == 0)
+		return c;
+	for (i = 0; i < errs.n; i++) {
+		log_warnx("%s", errs.v[i]);
+		if (msg != NULL && off < msglen)
+			off += (size_t)snprintf(msg + off, msglen - off, "%s%s",
+			    i ? "\n" : "", errs.v[i]);
+	}
+	conf_errors_free(&errs);
+	return NULL;
+}
+
+/*
+ * Read the auth files of c for a reload.  After privileges were dropped an
+ * auth file readable only by root cannot be read again: when its section
+ * and path are unchanged, the credentials read at start are kept.
+ */
+static int
+maildatd_reload_secrets(struct conf *c, const struct conf *old, char *msg,
+    size_t msglen)
+{
+	const struct conf_credentials *oc;
+	struct conf_credentials *cr;
+	struct authfile af;
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < c->ncreds; i++) {
+		cr = &c->creds[i];
+		oc = conf_find_credentials(old, cr->name);
+		if (access(cr->auth_file, R_OK) == -1 && errno == EACCES &&
+		    oc != NULL && oc->auth_file != NULL &&
+		    strcmp(oc->auth_file, cr->auth_file) == 0) {
+			log_warnx("credentials %s: %s is not readable by this "
+			    "user; keeping the credentials read at start (make "
+			    "it owned by the daemon's user to reload them)",
+			    cr->name, cr->auth_file);
+			cr->username = oc->username ? xstrdup(oc->username) :
+			    NULL;
+			cr->password = oc->password ? xstrdup(oc->password) :
+			    NULL;
+			cr->domain = oc->domain ? xstrdup(oc->domain) : NULL;
+			continue;
+		}
+		if (authfile_read(cr->auth_file, &af, err, sizeof(err)) == -1) {
+			log_warnx("%s:%d: credentials %s: %s", c->path,
+			    cr->line, cr->name, err);
+			snprintf(msg, msglen, "%s:%d: credentials %s: %s",
+			    c->path, cr->line, cr->name, err);
+			return -1;
+		}
+		cr->username = af.username;
+		cr->password = af.password;
+		cr->domain = af.domain;
+	}
+	return 0;
+}
+
+int
+maildatd_reload(char *msg, size_t msglen)
+{
+	struct conf *c, *old;
+	struct store *st = NULL;
+	char err[512];
+
+	log_info("reloading %s", env->conf_path);
+	if ((c = maildatd_load(env->conf_path, CONF_NO_SECRETS, msg,
+	    msglen)) == NULL || maildatd_reload_secrets(c, env->conf, msg,
+	    msglen) == -1) {
+		log_warnx("configuration not reloaded; the old one stays in "
+		    "force");
+		conf_free(c);
+		return -1;
+	}
+	if (strcmp(c->database, env->conf->database) != 0) {
+		if (store_open(c->database, STORE_RDWR | STORE_CREATE, &st, err,
+		    sizeof(err)) == -1) {
+			log_warnx("%s", err);
+			snprintf(msg, msglen, "%s", err);
+			conf_free(c);
+			return -1;
+		}
+		sched_flush_pending();
+		store_close(env->store);
+		env->store = st;
+	}
+	if (env->conf->control_socket != NULL && (c->control_socket == NULL ||
+	    strcmp(c->control_socket, env->conf->control_socket) != 0))
+		log_warnx("control_socket changes take effect at restart");
+	old = env->conf;
+	env->conf = c;
+	env->loaded = time(NULL);
+	sched_load(c);
+	pool_configure(c->workers, c->jobs_per_worker);
+	conf_free(old);
+	snprintf(msg, msglen, "configuration reloaded: %zu targets",
+	    c->ntargets);
+	log_info("%s", msg);
+	return 0;
+}
+
+static void
+maildatd_stopcheck(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { 0, 100 * 1000 };
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (pool_busy() == 0) {
+		event_base_loopexit(env->base, NULL);
+		return;
+	}
+	evtimer_add(ev_stopcheck, &tv);
+}
+
+void
+maildatd_stop(void)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (env->stopping)
+		return;
+	env->stopping = 1;
+	sched_stop();
+	probe_cancel_all();
+	pool_shutdown();
+	evtimer_add(ev_stopcheck, &tv);
+}
+
+static void
+maildatd_signal(evutil_socket_t sig, short what, void *arg)
+{
+	char msg[4096];
+
+	(void)what;
+	(void)arg;
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		log_info("%s: stopping; crawls under way finish or meet their "
+		    "deadline", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		maildatd_stop();
+		break;
+	case SIGHUP:
+		maildatd_reload(msg, sizeof(msg));
+		break;
+	case SIGCHLD:
+		pool_reap();
+		break;
+	}
+}
+
+/* Route libevent's own messages into our log. */
+static void
+maildatd_evlog(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+static void
+maildatd_drop(const struct passwd *pw)
+{
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("cannot drop privileges to %s", pw->pw_name);
+	if (getuid() == 0 || geteuid() == 0 || getgid() == 0 ||
+	    getegid() == 0)
+		fatalx("still root after dropping privileges; refusing to go "
+		    "on");
+	log_debug("running as %s (uid %ld)", pw->pw_name, (long)pw->pw_uid);
+}
+
+/* Open and lock the pid file; exits if another maildatd holds it. */
+static void
+maildatd_pidfile_lock(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+
+	pidfile_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (pidfile_fd == -1)
+		fatal("pid file %s", path);
+	if (flock(pidfile_fd, LOCK_EX | LOCK_NB) == -1) {
+		n = read(pidfile_fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		fatalx("already running (pid %s, %s)", buf[0] ? buf : "?",
+		    path);
+	}
+	pidfile_path = path;
+}
+
+static void
+maildatd_pidfile_write(void)
+{
+	char buf[32];
+	int n;
+
+	if (pidfile_fd == -1)
+		return;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(pidfile_fd, 0) == -1 ||
+	    pwrite(pidfile_fd, buf, (size_t)n, 0) != n)
+		log_warn("pid file %s", pidfile_path);
+}
+
+/* Let the probe hold many sockets: raise the soft fd limit to the hard. */
+static void
+maildatd_rlimit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit(RLIMIT_NOFILE)");
+	}
+}
+
+enum { OPT_ONCE = 256, OPT_WORKER };
+
+static const struct option longopts[] = {
+	{ "once",	no_argument,	NULL, OPT_ONCE },
+	{ "worker",	no_argument,	NULL, OPT_WORKER },
+	{ "help",	no_argument,	NULL, 'h' },
+	{ "version",	no_argument,	NULL, 'V' },
+	{ NULL,		0,		NULL, 0 }
+};
+
+int
+main(int argc, char **argv)
+{
+	struct passwd *pw = NULL;
+	struct store *st;
+	char err[512], *wargv[8];
+	const char *conf_path = conf_default_path();
+	int ch, debug = 0, fg_syslog = 0, check = 0, once = 0, worker = 0;
+	int verbose = 0, wargc = 0, i;
+
+	while ((ch = getopt_long(argc, argv, "c:dFnvhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'F':
+			fg_syslog = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case OPT_ONCE:
+			once = 1;
+			break;
+		case OPT_WORKER:
+			worker = 1;
+			break;
+		case 'V':
+			printf("maildatd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if (worker) {
+		/* A crawl worker: fd 3 is the parent's socketpair. */
+		log_init("maildatd-worker", debug, LOG_DAEMON);
+		log_setverbose(verbose);
+		return worker_main(3);
+	}
+
+	log_init("maildatd", 1, LOG_DAEMON);
+	log_setverbose(verbose);
+	env->conf_path = conf_path;
+	if ((env->conf = maildatd_load(conf_path, 0, NULL, 0)) == NULL) {
+		fprintf(stderr, "maildatd: %s: configuration has errors\n",
+		    conf_path);
+		return EXIT_CONFIG;
+	}
+	if (check) {
+		printf("configuration OK\n");
+		conf_free(env->conf);
+		return 0;
+	}
+
+	if (geteuid() == 0) {
+		if (env->conf->user == NULL || env->conf->user[0] == '\0')
+			fatalx("started as root: set user = in %s", conf_path);
+		if ((pw = getpwnam(env->conf->user)) == NULL)
+			fatalx("user %s does not exist", env->conf->user);
+		if (pw->pw_uid == 0)
+			fatalx("user %s is root; refusing to run as root",
+			    env->conf->user);
+	}
+	maildatd_rlimit();
+	if (!debug && !fg_syslog && env->conf->pidfile != NULL)
+		maildatd_pidfile_lock(env->conf->pidfile);
+	if (env->conf->control_socket != NULL &&
+	    env->conf->control_socket[0] != '\0' &&
+	    control_open(env->conf->control_socket, pw ? pw->pw_uid :
+	    (uid_t)-1, pw ? pw->pw_gid : (gid_t)-1, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (!debug)
+		log_init("maildatd", 0, env->conf->syslog_facility);
+	if (pw != NULL)
+		maildatd_drop(pw);
+
+	/* Check the database now, while errors still reach the terminal. */
+	if (store_open(env->conf->database, STORE_RDWR | STORE_CREATE, &st,
+	    err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	store_close(st);
+
+	if (!debug && !fg_syslog) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		maildatd_pidfile_write();
+	}
+	if (store_open(env->conf->database, STORE_RDWR | STORE_CREATE,
+	    &env->store, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+
+	env->started = env->loaded = time(NULL);
+	env->once = once;
+	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(maildatd_evlog);
+	if ((env->base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	env->dns = evdns_base_new(env->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (env->dns == NULL) {
+		log_warnx("no DNS servers configured; host names resolve "
+		    "from /etc/hosts only");
+		env->dns = evdns_base_new(env->base, 0);
+		if (env->dns != NULL)
+			evdns_base_load_hosts(env->dns, NULL);
+	}
+	ev_sigterm = evsignal_new(env->base, SIGTERM, maildatd_signal, NULL);
+	ev_sigint = evsignal_new(env->base, SIGINT, maildatd_signal, NULL);
+	ev_sighup = evsignal_new(env->base, SIGHUP, maildatd_signal, NULL);
+	ev_sigchld = evsignal_new(env->base, SIGCHLD, maildatd_signal, NULL);
+	ev_stopcheck = evtimer_new(env->base, maildatd_stopcheck, NULL);
+	if (!ev_sigterm || !ev_sigint || !ev_sighup || !ev_sigchld ||
+	    !ev_stopcheck)
+		fatalx("evsignal_new");
+	evsignal_add(ev_sigterm, NULL);
+	evsignal_add(ev_sigint, NULL);
+	evsignal_add(ev_sighup, NULL);
+	evsignal_add(ev_sigchld, NULL);
+
+	wargv[wargc++] = (char *)"maildatd";
+	wargv[wargc++] = (char *)"--worker";
+	if (debug)
+		wargv[wargc++] = (char *)"-d";
+	for (i = 0; i < verbose && i < 2; i++)
+		wargv[wargc++] = (char *)"-v";
+	wargv[wargc] = NULL;
+	pool_init(env->base, wargv);
+	pool_configure(env->conf->workers, env->conf->jobs_per_worker);
+	probe_init(env->base, env->dns);
+	sched_load(env->conf);
+	sched_start(once);
+	control_start(env->base);
+	log_info("started: %s, database %s, %d workers%s", conf_path,
+	    env->conf->database, env->conf->workers, once ? ", one round" : "");
+
+	event_base_dispatch(env->base);
+
+	log_info("stopping");
+	control_close();
+	probe_cancel_all();
+	pool_kill_all();
+	if (sched_flush_pending() == -1)
+		log_warnx("database still failing at exit: held results lost");
+	sched_free();
+	store_close(env->store);
+	event_free(ev_sigterm);
+	event_free(ev_sigint);
+	event_free(ev_sighup);
+	event_free(ev_sigchld);
+	event_free(ev_stopcheck);
+	if (env->dns != NULL)
+		evdns_base_free(env->dns, 0);
+	event_base_free(env->base);
+	conf_free(env->conf);
+	if (pidfile_fd != -1) {
+		unlink(pidfile_path);
+		close(pidfile_fd);
+	}
+	log_info("stopped");
+	return env->exit_status;
+}

@@ -1,0 +1,54 @@
+/*
+ * maildatd: state shared by the parent's modules (scheduler, worker pool,
+ * control socket).  The parent is one libevent loop; nothing here is
+ * touched from a signal handler.
+ */
+#ifndef MAILDAT_MAILDATD_H
+#define MAILDAT_MAILDATD_H
+
+#include <sys/queue.h>
+
+#include <stdint.h>
+#include <time.h>
+
+#include "crawl.h"
+
+/* The BSD macro, which glibc's <sys/queue.h> lacks. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
+struct event_base;
+struct evdns_base;
+struct conf;
+struct store;
+
+struct maildatd {
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	struct conf		*conf;
+	const char		*conf_path;
+	struct store		*store;
+	int			 once;		/* --once: one round, then exit */
+	int			 stopping;	/* SIGTERM/SIGINT seen */
+	int			 exit_status;
+	time_t			 started;	/* wall clock */
+	time_t			 loaded;	/* when the config was loaded */
+	uint64_t		 outcomes[CRAWL_NOUTCOMES]; /* since start */
+};
+
+extern struct maildatd *env;
+
+/* Reload the configuration: parse, then swap.  0, or -1 keeping the old. */
+int	maildatd_reload(char *msg, size_t msglen);
+
+/* Begin an orderly stop (as on SIGTERM). */
+void	maildatd_stop(void);
+
+/* Return monotonic milliseconds. */
+int64_t	maildatd_now_ms(void);
+
+#endif

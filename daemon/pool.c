@@ -1,0 +1,489 @@
+/* pool: crawl worker processes, their jobs, deadlines and replacement. */
+#include <sys/prctl.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "maildatd.h"
+#include "msg.h"
+#include "pool.h"
+#include "xmalloc.h"
+
+#define POOL_WORKER_FD	3
+
+enum worker_state {
+	W_IDLE,
+	W_BUSY,
+	W_DEAD			/* fd closed or killed; waiting to be reaped */
+};
+
+struct worker {
+	TAILQ_ENTRY(worker)	 entry;
+	pid_t			 pid;
+	struct bufferevent	*bev;
+	enum worker_state	 state;
+	struct pool_job		*job;
+	struct crawl_results	 results;	/* of the current job */
+	struct event		*deadline;
+	int			 timed_out;
+	unsigned		 jobs;
+	int			 retiring;	/* told to exit */
+};
+
+static TAILQ_HEAD(, worker)	workers = TAILQ_HEAD_INITIALIZER(workers);
+static TAILQ_HEAD(, pool_job)	queue = TAILQ_HEAD_INITIALIZER(queue);
+static struct event_base	*pool_base;
+static char			**pool_argv;
+static int			 pool_want;
+static int			 pool_recycle = 100;
+static int			 pool_stopping;
+static int			 pool_nqueued;
+static uint64_t			 pool_ndone;
+static uint64_t			 pool_nreplaced;
+
+static void	pool_dispatch(void);
+static void	pool_spawn(void);
+
+void
+pool_init(struct event_base *base, char **argv)
+{
+	pool_base = base;
+	pool_argv = argv;
+}
+
+int
+pool_size(void)
+{
+	return pool_want;
+}
+
+int
+pool_alive(void)
+{
+	struct worker *w;
+	int n = 0;
+
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->state != W_DEAD)
+			n++;
+	return n;
+}
+
+int
+pool_busy(void)
+{
+	struct worker *w;
+	int n = 0;
+
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->job != NULL)
+			n++;
+	return n;
+}
+
+int
+pool_queued(void)
+{
+	return pool_nqueued;
+}
+
+uint64_t
+pool_jobs_done(void)
+{
+	return pool_ndone;
+}
+
+uint64_t
+pool_replaced(void)
+{
+	return pool_nreplaced;
+}
+
+static void
+pool_job_free(struct pool_job *job)
+{
+	msg_job_free(&job->mj);
+	free(job);
+}
+
+/* End w's job: hand the results to its owner. */
+static void
+pool_job_end(struct worker *w, enum crawl_outcome fail, const char *msg)
+{
+	struct pool_job *job = w->job;
+
+	if (job == NULL)
+		return;
+	w->job = NULL;
+	if (w->deadline != NULL)
+		evtimer_del(w->deadline);
+	pool_ndone++;
+	job->done(job->arg, &w->results, fail, msg);
+	crawl_results_free(&w->results);
+	pool_job_free(job);
+}
+
+/* Stop talking to w: close its socket; pool_reap() finishes it off. */
+static void
+pool_worker_close(struct worker *w)
+{
+	if (w->bev != NULL) {
+		bufferevent_free(w->bev);
+		w->bev = NULL;
+	}
+	w->state = W_DEAD;
+}
+
+static void
+pool_worker_kill(struct worker *w, const char *why)
+{
+	log_debug("worker %ld: killing: %s", (long)w->pid, why);
+	kill(w->pid, SIGKILL);
+	pool_worker_close(w);
+}
+
+static void
+pool_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->job == NULL)
+		return;
+	w->timed_out = 1;
+	log_warnx("crawl of %s overran its deadline; killing worker %ld",
+	    w->job->mj.url, (long)w->pid);
+	pool_worker_kill(w, "deadline");
+}
+
+/* Handle one frame from w; -1 if the worker spoke nonsense. */
+static int
+pool_frame(struct worker *w, uint32_t type, const uint8_t *p, uint32_t len)
+{
+	struct crawl_result r;
+	uint64_t id;
+	uint32_t n;
+	char err[256];
+
+	if (w->job == NULL) {
+		log_warnx("worker %ld: message while idle", (long)w->pid);
+		return -1;
+	}
+	switch (type) {
+	case MSG_RESULT:
+		if (msg_decode_result(p, len, &id, &r, err, sizeof(err)) == -1 ||
+		    id != w->job->mj.id) {
+			log_warnx("worker %ld: bad result: %s", (long)w->pid,
+			    id != w->job->mj.id ? "wrong job id" : err);
+			return -1;
+		}
+		w->results.v = xreallocarray(w->results.v, w->results.n + 1,
+		    sizeof(*w->results.v));
+		w->results.v[w->results.n++] = r;
+		return 0;
+	case MSG_DONE:
+		if (msg_decode_done(p, len, &id, &n, err, sizeof(err)) == -1 ||
+		    id != w->job->mj.id || n != w->results.n) {
+			log_warnx("worker %ld: bad end of job", (long)w->pid);
+			return -1;
+		}
+		w->jobs++;
+		w->state = W_IDLE;
+		pool_job_end(w, CRAWL_OK, NULL);
+		return 0;
+	default:
+		log_warnx("worker %ld: unexpected message type %u",
+		    (long)w->pid, type);
+		return -1;
+	}
+}
+
+static void
+pool_read(struct bufferevent *bev, void *arg)
+{
+	struct worker *w = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	const uint8_t *payload;
+	uint8_t hdr[MSG_HDR_LEN], *buf;
+	uint32_t type, plen;
+	size_t framelen, avail;
+	char err[256];
+	int rc;
+
+	while ((avail = evbuffer_get_length(in)) >= MSG_HDR_LEN) {
+		evbuffer_copyout(in, hdr, sizeof(hdr));
+		rc = msg_frame_peek(hdr, sizeof(hdr), &type, &payload, &plen,
+		    &framelen, err, sizeof(err));
+		if (rc == -1) {
+			log_warnx("worker %ld: %s", (long)w->pid, err);
+			pool_worker_kill(w, "bad frame");
+			return;
+		}
+		/* The header is sound: wait for the payload it announces. */
+		plen = (uint32_t)hdr[4] | (uint32_t)hdr[5] << 8 |
+		    (uint32_t)hdr[6] << 16 | (uint32_t)hdr[7] << 24;
+		if (avail < MSG_HDR_LEN + (size_t)plen)
+			return;
+		buf = evbuffer_pullup(in, (ssize_t)(MSG_HDR_LEN + plen));
+		rc = msg_frame_peek(buf, MSG_HDR_LEN + plen, &type, &payload,
+		    &plen, &framelen, err, sizeof(err));
+		if (rc != 1 || pool_frame(w, type, payload, plen) == -1) {
+			pool_worker_kill(w, "bad message");
+			return;
+		}
+		evbuffer_drain(in, framelen);
+		if (w->bev == NULL)
+			return;
+	}
+	if (w->state == W_IDLE) {
+		if (w->jobs >= (unsigned)pool_recycle || pool_stopping ||
+		    pool_alive() > pool_want) {
+			/* Closing the socket tells the worker to exit. */
+			w->retiring = 1;
+			pool_worker_close(w);
+		}
+		pool_dispatch();
+	}
+}
+
+static void
+pool_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		log_debug("worker %ld: connection closed", (long)w->pid);
+		/* Make sure it is gone; pool_reap() reports the job. */
+		kill(w->pid, SIGKILL);
+		pool_worker_close(w);
+	}
+}
+
+static void
+pool_spawn(void)
+{
+	struct worker *w;
+	int sv[2];
+	pid_t pid, parent = getpid();
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair");
+		return;
+	}
+	switch ((pid = fork())) {
+	case -1:
+		log_warn("fork");
+		close(sv[0]);
+		close(sv[1]);
+		return;
+	case 0:
+		/* Die with the parent; never outlive it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		if (sv[1] == POOL_WORKER_FD) {
+			if (fcntl(sv[1], F_SETFD, 0) == -1)
+				_exit(1);
+		} else if (dup2(sv[1], POOL_WORKER_FD) == -1)
+			_exit(1);
+		execv("/proc/self/exe", pool_argv);
+		_exit(127);
+	}
+	close(sv[1]);
+	w = xcalloc(1, sizeof(*w));
+	w->pid = pid;
+	w->state = W_IDLE;
+	evutil_make_socket_nonblocking(sv[0]);
+	w->bev = bufferevent_socket_new(pool_base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	if (w->bev == NULL)
+		fatalx("bufferevent_socket_new");
+	bufferevent_setcb(w->bev, pool_read, NULL, pool_event, w);
+	bufferevent_enable(w->bev, EV_READ);
+	w->deadline = evtimer_new(pool_base, pool_deadline, w);
+	if (w->deadline == NULL)
+		fatalx("evtimer_new");
+	TAILQ_INSERT_TAIL(&workers, w, entry);
+	log_debug("worker %ld started", (long)pid);
+}
+
+/* Start workers until there are as many alive as wanted. */
+static void
+pool_fill(void)
+{
+	int n;
+
+	if (pool_stopping)
+		return;
+	for (n = pool_alive(); n < pool_want; n++)
+		pool_spawn();
+}
+
+static void
+pool_dispatch(void)
+{
+	struct worker *w;
+	struct pool_job *job;
+	struct msgbuf b;
+	struct timeval tv;
+	int64_t ms;
+
+	TAILQ_FOREACH(w, &workers, entry) {
+		if (w->state != W_IDLE || w->job != NULL)
+			continue;
+		if ((job = TAILQ_FIRST(&queue)) == NULL)
+			return;
+		TAILQ_REMOVE(&queue, job, entry);
+		pool_nqueued--;
+		w->job = job;
+		w->state = W_BUSY;
+		w->timed_out = 0;
+		msgbuf_init(&b);
+		msg_frame_job(&b, &job->mj);
+		bufferevent_write(w->bev, b.data, b.len);
+		msgbuf_free(&b);
+		ms = job->deadline_ms > 0 ? job->deadline_ms : 30000;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		evtimer_add(w->deadline, &tv);
+	}
+}
+
+void
+pool_configure(int nworkers, int jobs_per_worker)
+{
+	struct worker *w;
+	int alive;
+
+	pool_want = nworkers;
+	pool_recycle = jobs_per_worker > 0 ? jobs_per_worker : 100;
+	/* Retire idle workers beyond the new count. */
+	alive = pool_alive();
+	TAILQ_FOREACH(w, &workers, entry) {
+		if (alive <= pool_want)
+			break;
+		if (w->state == W_IDLE && w->job == NULL) {
+			w->retiring = 1;
+			pool_worker_close(w);
+			alive--;
+		}
+	}
+	pool_fill();
+	pool_dispatch();
+}
+
+void
+pool_submit(struct pool_job *job)
+{
+	if (pool_stopping) {
+		job->done(job->arg, NULL, CRAWL_ERROR, "maildatd is stopping");
+		pool_job_free(job);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&queue, job, entry);
+	pool_nqueued++;
+	pool_dispatch();
+}
+
+void
+pool_reap(void)
+{
+	struct worker *w, *tmp;
+	pid_t pid;
+	int status;
+	char why[128];
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		TAILQ_FOREACH_SAFE(w, &workers, entry, tmp) {
+			if (w->pid != pid)
+				continue;
+			if (WIFSIGNALED(status))
+				snprintf(why, sizeof(why), "killed by signal %d",
+				    WTERMSIG(status));
+			else
+				snprintf(why, sizeof(why), "exited with status "
+				    "%d", WEXITSTATUS(status));
+			if (w->job != NULL) {
+				char msg[256];
+
+				if (w->timed_out) {
+					snprintf(msg, sizeof(msg), "crawl did "
+					    "not finish within %lld s; worker "
+					    "killed", (long long)
+					    ((w->job->deadline_ms + 999) / 1000));
+					pool_job_end(w, CRAWL_TIMEOUT, msg);
+				} else {
+					snprintf(msg, sizeof(msg), "crawl worker "
+					    "died (%s)", why);
+					log_warnx("worker %ld %s during %s",
+					    (long)pid, why, w->job->mj.url);
+					pool_job_end(w, CRAWL_ERROR, msg);
+				}
+			} else if (!w->retiring && !pool_stopping)
+				log_warnx("worker %ld %s", (long)pid, why);
+			if (!w->retiring)
+				pool_nreplaced++;
+			pool_worker_close(w);
+			event_free(w->deadline);
+			crawl_results_free(&w->results);
+			TAILQ_REMOVE(&workers, w, entry);
+			free(w);
+			break;
+		}
+	}
+	pool_fill();
+	pool_dispatch();
+}
+
+void
+pool_shutdown(void)
+{
+	struct worker *w;
+	struct pool_job *job;
+
+	pool_stopping = 1;
+	while ((job = TAILQ_FIRST(&queue)) != NULL) {
+		TAILQ_REMOVE(&queue, job, entry);
+		pool_nqueued--;
+		job->done(job->arg, NULL, CRAWL_ERROR, "maildatd is stopping");
+		pool_job_free(job);
+	}
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->state == W_IDLE && w->job == NULL) {
+			w->retiring = 1;
+			pool_worker_close(w);
+		}
+}
+
+void
+pool_kill_all(void)
+{
+	struct worker *w, *tmp;
+	int status;
+
+	TAILQ_FOREACH_SAFE(w, &workers, entry, tmp) {
+		kill(w->pid, SIGKILL);
+		waitpid(w->pid, &status, 0);
+		if (w->job != NULL)
+			pool_job_end(w, CRAWL_ERROR, "maildatd stopped");
+		pool_worker_close(w);
+		event_free(w->deadline);
+		crawl_results_free(&w->results);
+		TAILQ_REMOVE(&workers, w, entry);
+		free(w);
+	}
+}

@@ -1,0 +1,62 @@
+/*
+ * pool: the crawl worker processes.  Each worker is this program re-run
+ * with --worker and a socketpair on fd 3; it holds no database and no
+ * configuration, receives one job at a time and sends back crawl results.
+ * The parent puts a deadline on every job, kills and replaces a worker that
+ * overruns or dies, and recycles workers after a number of jobs.
+ */
+#ifndef MAILDAT_POOL_H
+#define MAILDAT_POOL_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "crawl.h"
+#include "msg.h"
+
+struct event_base;
+
+/*
+ * Called once per job when it ends.  fail is CRAWL_OK when the worker
+ * finished it; else CRAWL_TIMEOUT or CRAWL_ERROR with msg, and rs holds
+ * what arrived before.  The callee may take the results out of rs.  rs is
+ * NULL when the job was cancelled before it ran (the pool is stopping).
+ */
+typedef void	pool_done_fn(void *arg, struct crawl_results *rs,
+		    enum crawl_outcome fail, const char *msg);
+
+struct pool_job {
+	TAILQ_ENTRY(pool_job)	 entry;
+	struct msg_job		 mj;		/* owned; freed by the pool */
+	int64_t			 deadline_ms;	/* whole-job deadline */
+	pool_done_fn		*done;
+	void			*arg;
+};
+
+/* Set up the pool; argv is the worker command line (argv[0] any name). */
+void	pool_init(struct event_base *base, char **argv);
+
+/* Set the number of workers and the recycling threshold; spawns as needed. */
+void	pool_configure(int nworkers, int jobs_per_worker);
+
+/* Queue a job (the pool takes ownership) and dispatch what can run. */
+void	pool_submit(struct pool_job *job);
+
+/* Reap exited workers (call on SIGCHLD); replace them unless stopping. */
+void	pool_reap(void);
+
+/* Stop: no new jobs; idle workers are told to exit, busy ones finish. */
+void	pool_shutdown(void);
+
+/* Kill every worker now (final step of a stop). */
+void	pool_kill_all(void);
+
+/* Counters for status. */
+int	pool_size(void);
+int	pool_busy(void);
+int	pool_queued(void);
+int	pool_alive(void);
+uint64_t pool_jobs_done(void);
+uint64_t pool_replaced(void);
+
+#endif

@@ -1,0 +1,305 @@
+/* probe: non-blocking TCP connects driven by libevent. */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "probe.h"
+#include "xmalloc.h"
+
+struct probe {
+	TAILQ_ENTRY(probe)	 entry;
+	char			*host;
+	uint16_t		 ports[2];
+	int			 nports;
+	int			 porti;
+	int			 timeout_ms;
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+	int			 fd;
+	struct event		*ev;
+	struct evdns_getaddrinfo_request *req;
+	probe_cb		*cb;
+	void			*arg;
+	char			 msg[200];
+};
+
+static TAILQ_HEAD(, probe) probe_list = TAILQ_HEAD_INITIALIZER(probe_list);
+static struct event_base *probe_base;
+static struct evdns_base *probe_dns;
+static int probe_count;
+
+void
+probe_init(struct event_base *base, struct evdns_base *dns)
+{
+	probe_base = base;
+	probe_dns = dns;
+}
+
+int
+probe_inflight(void)
+{
+	return probe_count;
+}
+
+static void
+probe_free(struct probe *p)
+{
+	TAILQ_REMOVE(&probe_list, p, entry);
+	probe_count--;
+	if (p->ev != NULL)
+		event_free(p->ev);
+	if (p->fd != -1)
+		close(p->fd);
+	free(p->host);
+	free(p);
+}
+
+/* Finish p: free it, then report (the callback may start new probes). */
+static void
+probe_finish(struct probe *p, int ok)
+{
+	probe_cb *cb = p->cb;
+	void *arg = p->arg;
+	char msg[sizeof(p->msg)];
+
+	memcpy(msg, p->msg, sizeof(msg));
+	probe_free(p);
+	cb(arg, ok, msg);
+}
+
+static void	probe_connect(struct probe *p);
+
+static void
+probe_next(struct probe *p)
+{
+	if (p->ev != NULL) {
+		event_free(p->ev);
+		p->ev = NULL;
+	}
+	if (p->fd != -1) {
+		close(p->fd);
+		p->fd = -1;
+	}
+	if (++p->porti < p->nports)
+		probe_connect(p);
+	else
+		probe_finish(p, 0);
+}
+
+static void
+probe_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	socklen_t len = sizeof(int);
+	int e = 0;
+
+	if (what & EV_TIMEOUT) {
+		snprintf(p->msg, sizeof(p->msg), "%s port %u: no answer to "
+		    "TCP connect within %d ms", p->host, p->ports[p->porti],
+		    p->timeout_ms);
+		probe_next(p);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
+		e = errno;
+	if (e == 0) {
+		p->msg[0] = '\0';
+		probe_finish(p, 1);
+		return;
+	}
+	snprintf(p->msg, sizeof(p->msg), "%s port %u: %s", p->host,
+	    p->ports[p->porti], strerror(e));
+	probe_next(p);
+}
+
+/* Deliver a result from the event loop, never from the caller's frame. */
+static void
+probe_deferred(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+
+	(void)fd;
+	(void)what;
+	probe_finish(p, 0);
+}
+
+static void
+probe_fail_later(struct probe *p)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (p->ev != NULL)
+		event_free(p->ev);
+	p->ev = evtimer_new(probe_base, probe_deferred, p);
+	if (p->ev == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(p->ev, &tv);
+}
+
+static void
+probe_connect(struct probe *p)
+{
+	struct timeval tv;
+	uint16_t port = htons(p->ports[p->porti]);
+
+	if (p->addr.ss_family == AF_INET)
+		((struct sockaddr_in *)&p->addr)->sin_port = port;
+	else
+		((struct sockaddr_in6 *)&p->addr)->sin6_port = port;
+	p->fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (p->fd == -1) {
+		snprintf(p->msg, sizeof(p->msg), "%s: socket: %s", p->host,
+		    strerror(errno));
+		probe_fail_later(p);
+		return;
+	}
+	if (connect(p->fd, (struct sockaddr *)&p->addr, p->addrlen) == -1 &&
+	    errno != EINPROGRESS) {
+		snprintf(p->msg, sizeof(p->msg), "%s port %u: %s", p->host,
+		    p->ports[p->porti], strerror(errno));
+		close(p->fd);
+		p->fd = -1;
+		if (p->porti + 1 < p->nports) {
+			p->porti++;
+			probe_connect(p);
+		} else
+			probe_fail_later(p);
+		return;
+	}
+	p->ev = event_new(probe_base, p->fd, EV_WRITE, probe_event, p);
+	if (p->ev == NULL)
+		fatalx("event_new");
+	tv.tv_sec = p->timeout_ms / 1000;
+	tv.tv_usec = (p->timeout_ms % 1000) * 1000;
+	event_add(p->ev, &tv);
+}
+
+static void
+probe_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct probe *p = arg;
+
+	if (result == EVUTIL_EAI_CANCEL)
+		return;		/* probe_cancel_all() freed p already */
+	p->req = NULL;
+	if (result != 0 || res == NULL) {
+		snprintf(p->msg, sizeof(p->msg), "%s: host name not found "
+		    "(%s)", p->host, evutil_gai_strerror(result));
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		probe_finish(p, 0);
+		return;
+	}
+	memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
+	p->addrlen = (socklen_t)res->ai_addrlen;
+	evutil_freeaddrinfo(res);
+	probe_connect(p);
+}
+
+static void
+probe_resolve(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	struct evdns_getaddrinfo_request *req;
+	struct evutil_addrinfo hints;
+
+	(void)fd;
+	(void)what;
+	event_free(p->ev);
+	p->ev = NULL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+	/*
+	 * A NULL request means the callback already ran, and may have freed
+	 * p; only a pending request may be remembered in p.
+	 */
+	req = evdns_getaddrinfo(probe_dns, p->host, NULL, &hints,
+	    probe_resolved, p);
+	if (req != NULL)
+		p->req = req;
+}
+
+void
+probe_start(const char *host, uint16_t port, int timeout_ms, probe_cb *cb,
+    void *arg)
+{
+	struct probe *p = xcalloc(1, sizeof(*p));
+	struct sockaddr_in *sin = (struct sockaddr_in *)&p->addr;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&p->addr;
+	struct timeval now = { 0, 0 };
+
+	p->host = xstrdup(host);
+	p->fd = -1;
+	p->cb = cb;
+	p->arg = arg;
+	p->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
+	if (port != 0) {
+		p->ports[0] = port;
+		p->nports = 1;
+	} else {
+		p->ports[0] = 445;
+		p->ports[1] = 139;
+		p->nports = 2;
+	}
+	TAILQ_INSERT_TAIL(&probe_list, p, entry);
+	probe_count++;
+
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		p->addrlen = sizeof(*sin);
+		probe_connect(p);
+		return;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		p->addrlen = sizeof(*sin6);
+		probe_connect(p);
+		return;
+	}
+	if (probe_dns == NULL) {
+		snprintf(p->msg, sizeof(p->msg), "%s: no resolver for host "
+		    "names", host);
+		probe_fail_later(p);
+		return;
+	}
+	/* Resolve from the loop: evdns may answer (and fail) at once. */
+	p->ev = evtimer_new(probe_base, probe_resolve, p);
+	if (p->ev == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(p->ev, &now);
+}
+
+void
+probe_cancel_all(void)
+{
+	struct probe *p;
+
+	while ((p = TAILQ_FIRST(&probe_list)) != NULL) {
+		if (p->req != NULL) {
+			struct evdns_getaddrinfo_request *req = p->req;
+
+			p->req = NULL;
+			probe_free(p);
+			evdns_getaddrinfo_cancel(req);
+			continue;
+		}
+		probe_free(p);
+	}
+}
