@@ -2,7 +2,10 @@
  * maildatctl: the maildat command line.  One-shot scans, inventory and
  * alert listings, and read-only SQL over the database.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +19,7 @@
 
 #include "config.h"
 #include "authfile.h"
+#include "conf.h"
 #include "crawl.h"
 #include "duration.h"
 #include "fmt.h"
@@ -29,7 +33,11 @@
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
 #endif
-#define CTL_DEFAULT_DB	LOCALSTATEDIR "/lib/maildatd/maildat.db"
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+#define CTL_DEFAULT_DB		LOCALSTATEDIR "/lib/maildatd/maildat.db"
+#define CTL_DEFAULT_SOCKET	RUNSTATEDIR "/maildatd/control.sock"
 
 /* Exit statuses. */
 #define CTL_EXIT_OK	0	/* done; every scanned location is ok */
@@ -37,6 +45,8 @@
 #define CTL_EXIT_USAGE	2	/* bad command line */
 
 struct ctl_opts {
+	const char	*config;
+	const char	*socket;
 	const char	*db;
 	enum fmt_kind	 format;
 	int		 save;
@@ -54,7 +64,7 @@ usage(int status)
 	FILE *f = status == 0 ? stdout : stderr;
 
 	fprintf(f,
-"usage: maildatctl [--db FILE] [--format table|csv|json] COMMAND [ARGS]\n"
+"usage: maildatctl [-c FILE] [--db FILE] [--format table|csv|json] COMMAND [ARGS]\n"
 "\n"
 "commands:\n"
 "  scan URL...         crawl smb://host[:port]/share[/path] now, without the\n"
@@ -72,16 +82,24 @@ usage(int status)
 "  crawls              every crawl attempt, newest first\n"
 "  history LOCATION    identity changes of one location\n"
 "  query SQL           run one read-only SQL statement over the views\n"
+"  status              ask the running daemon how it is doing\n"
+"  reload              make the daemon reload its configuration\n"
+"  crawl [TARGET]      make the daemon crawl now (all targets, or one)\n"
 "\n"
 "options (before or after the command):\n"
-"  --db FILE           the database (default %s)\n"
+"  -c, --config FILE   read database and control_socket from the daemon's\n"
+"                      configuration (default %s, if readable)\n"
+"  --db FILE           the database (default: from the configuration, or\n"
+"                      $MAILDAT_DB, or %s)\n"
+"  --socket PATH       the daemon's control socket (default: from the\n"
+"                      configuration, or %s)\n"
 "  --format FORMAT     table (default), csv or json\n"
 "  -v, --verbose       more diagnostics on stderr (twice: libsmbclient's)\n"
 "  -h, --help          this help\n"
 "  -V, --version       the version\n"
 "\n"
 "exit status: 0 success, 1 a location failed or an error, 2 usage error\n",
-	    CTL_DEFAULT_DB);
+	    conf_default_path(), CTL_DEFAULT_DB, CTL_DEFAULT_SOCKET);
 	exit(status);
 }
 
@@ -346,10 +364,12 @@ cmd_scan(const struct ctl_opts *o, int argc, char **argv)
 		authfile_clear(&af);
 	if (io == NULL) {
 		fprintf(stderr, "maildatctl: %s\n", err);
+		smbio_cleanup();
 		return CTL_EXIT_FAILED;
 	}
 	if (o->save && ctl_open_db(o, STORE_RDWR | STORE_CREATE, &st) == -1) {
 		smbio_close(io);
+		smbio_cleanup();
 		return CTL_EXIT_FAILED;
 	}
 
@@ -376,17 +396,141 @@ cmd_scan(const struct ctl_opts *o, int argc, char **argv)
 	crawl_results_free(&rs);
 	store_close(st);
 	smbio_close(io);
+	smbio_cleanup();
 	return failed ? CTL_EXIT_FAILED : CTL_EXIT_OK;
+}
+
+/* --- talking to the daemon ----------------------------------------------- */
+
+/* Send one command line to the daemon; print its answer.  Exit status. */
+static int
+ctl_daemon(const struct ctl_opts *o, const char *line)
+{
+	struct sockaddr_un sun;
+	char buf[4096], *all = NULL, *nl, *p;
+	size_t len = 0;
+	ssize_t n;
+	int fd, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(o->socket) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "maildatctl: socket path too long\n");
+		return CTL_EXIT_FAILED;
+	}
+	strncpy(sun.sun_path, o->socket, sizeof(sun.sun_path) - 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		fprintf(stderr, "maildatctl: cannot reach maildatd at %s: %s "
+		    "(is it running?)\n", o->socket, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return CTL_EXIT_FAILED;
+	}
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line) ||
+	    write(fd, "\n", 1) != 1) {
+		fprintf(stderr, "maildatctl: %s: %s\n", o->socket,
+		    strerror(errno));
+		close(fd);
+		return CTL_EXIT_FAILED;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		all = xreallocarray(all, len + (size_t)n + 1, 1);
+		memcpy(all + len, buf, (size_t)n);
+		len += (size_t)n;
+		all[len] = '\0';
+	}
+	close(fd);
+	if (all == NULL) {
+		fprintf(stderr, "maildatctl: maildatd closed the connection "
+		    "without answering\n");
+		return CTL_EXIT_FAILED;
+	}
+	nl = strchr(all, '\n');
+	p = nl ? nl + 1 : all + len;
+	if (nl != NULL)
+		*nl = '\0';
+	if (strcmp(all, "ok") != 0) {
+		fprintf(stderr, "maildatctl: %s\n%s", all, p);
+		free(all);
+		return CTL_EXIT_FAILED;
+	}
+	rc = CTL_EXIT_OK;
+	if (strcmp(line, "status") == 0 && o->format != FMT_TABLE) {
+		/* "key: value" lines become one record. */
+		const char *names[64], *vals[64];
+		char *save = NULL, *l, *colon;
+		struct fmt *f;
+		size_t k = 0, i;
+
+		for (l = strtok_r(p, "\n", &save); l != NULL && k < 64;
+		    l = strtok_r(NULL, "\n", &save)) {
+			if ((colon = strstr(l, ": ")) == NULL)
+				continue;
+			*colon = '\0';
+			names[k] = l;
+			vals[k++] = colon + 2;
+		}
+		f = fmt_new(o->format, stdout, k, names, NULL);
+		for (i = 0; i < k; i++)
+			fmt_text(f, vals[i]);
+		fmt_endrow(f);
+		fmt_finish(f);
+	} else
+		fputs(p, stdout);
+	free(all);
+	return rc;
 }
 
 /* --- main ---------------------------------------------------------------- */
 
+static int	ctl_command(const struct ctl_opts *, const char *, int, char **);
+
+/*
+ * Fill in the database and socket paths: the command line first, then
+ * $MAILDAT_DB, then the configuration (-c, or the default file when it is
+ * readable), then the built-in defaults.  The configuration is read without
+ * its auth files, which an operator need not be able to read.
+ */
+static void
+ctl_defaults(struct ctl_opts *o, struct conf **confp)
+{
+	struct conf_errors errs = { NULL, 0 };
+	const char *path = o->config;
+	size_t i;
+
+	if (o->db == NULL && getenv("MAILDAT_DB") != NULL)
+		o->db = getenv("MAILDAT_DB");
+	if (path == NULL && access(conf_default_path(), R_OK) == 0 &&
+	    (o->db == NULL || o->socket == NULL))
+		path = conf_default_path();
+	if (path != NULL && (o->db == NULL || o->socket == NULL)) {
+		if (conf_load_flags(path, CONF_NO_SECRETS, confp, &errs) ==
+		    -1) {
+			for (i = 0; i < errs.n; i++)
+				fprintf(stderr, "maildatctl: %s\n", errs.v[i]);
+			conf_errors_free(&errs);
+			exit(CTL_EXIT_FAILED);
+		}
+		if (o->db == NULL)
+			o->db = (*confp)->database;
+		if (o->socket == NULL && (*confp)->control_socket != NULL)
+			o->socket = (*confp)->control_socket;
+	}
+	if (o->db == NULL)
+		o->db = CTL_DEFAULT_DB;
+	if (o->socket == NULL)
+		o->socket = CTL_DEFAULT_SOCKET;
+}
+
 enum {
 	OPT_DB = 256, OPT_FORMAT, OPT_SAVE, OPT_PROTOCOL, OPT_TIMEOUT,
-	OPT_CONNECT_TIMEOUT, OPT_SMB_CONF
+	OPT_CONNECT_TIMEOUT, OPT_SMB_CONF, OPT_SOCKET
 };
 
 static const struct option ctl_longopts[] = {
+	{ "config",		required_argument,	NULL, 'c' },
+	{ "socket",		required_argument,	NULL, OPT_SOCKET },
 	{ "db",			required_argument,	NULL, OPT_DB },
 	{ "format",		required_argument,	NULL, OPT_FORMAT },
 	{ "save",		no_argument,		NULL, OPT_SAVE },
@@ -447,18 +591,24 @@ int
 main(int argc, char **argv)
 {
 	struct ctl_opts o;
+	struct conf *conf = NULL;
 	const char *cmd;
-	int ch, verbose = 0;
+	int ch, verbose = 0, rc;
 
 	memset(&o, 0, sizeof(o));
-	o.db = getenv("MAILDAT_DB") ? getenv("MAILDAT_DB") : CTL_DEFAULT_DB;
 	o.format = FMT_TABLE;
 	log_init("maildatctl", 1, 0);
 	signal(SIGPIPE, SIG_IGN);
 
-	while ((ch = getopt_long(argc, argv, "A:vhV", ctl_longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "A:c:vhV", ctl_longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
+		case 'c':
+			o.config = optarg;
+			break;
+		case OPT_SOCKET:
+			o.socket = optarg;
+			break;
 		case OPT_DB:
 			o.db = optarg;
 			break;
@@ -505,31 +655,53 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		usage(CTL_EXIT_USAGE);
+	ctl_defaults(&o, &conf);
 	cmd = argv[0];
 	argc--;
 	argv++;
 
 	if (strcmp(cmd, "scan") == 0)
-		return cmd_scan(&o, argc, argv);
+		rc = cmd_scan(&o, argc, argv);
+	else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reload") == 0) {
+		ctl_needs_args(cmd, argc, 0);
+		rc = ctl_daemon(&o, cmd);
+	} else if (strcmp(cmd, "crawl") == 0) {
+		char line[256];
+
+		if (argc > 1)
+			ctl_needs_args(cmd, argc, 1);
+		snprintf(line, sizeof(line), "crawl%s%s", argc ? " " : "",
+		    argc ? argv[0] : "");
+		rc = ctl_daemon(&o, line);
+	} else
+		rc = ctl_command(&o, cmd, argc, argv);
+	conf_free(conf);
+	return rc;
+}
+
+/* The database listings and query. */
+static int
+ctl_command(const struct ctl_opts *o, const char *cmd, int argc, char **argv)
+{
 	if (strcmp(cmd, "postoffices") == 0) {
 		ctl_needs_args(cmd, argc, 0);
-		return cmd_postoffices(&o);
+		return cmd_postoffices(o);
 	}
 	if (strcmp(cmd, "routes") == 0) {
 		ctl_needs_args(cmd, argc, 0);
-		return cmd_routes(&o);
+		return cmd_routes(o);
 	}
 	if (strcmp(cmd, "crawls") == 0) {
 		ctl_needs_args(cmd, argc, 0);
-		return cmd_crawls(&o);
+		return cmd_crawls(o);
 	}
 	if (strcmp(cmd, "history") == 0) {
 		ctl_needs_args(cmd, argc, 1);
-		return cmd_history(&o, argv[0]);
+		return cmd_history(o, argv[0]);
 	}
 	if (strcmp(cmd, "query") == 0) {
 		ctl_needs_args(cmd, argc, 1);
-		return cmd_query(&o, argv[0]);
+		return cmd_query(o, argv[0]);
 	}
 	fprintf(stderr, "maildatctl: unknown command '%s'\n", cmd);
 	usage(CTL_EXIT_USAGE);
