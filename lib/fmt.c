@@ -266,7 +266,6 @@ fmt_table_flush(struct fmt *f)
 		if (!f->intable[j])
 			continue;
 		w[j] = fmt_width(f->names[j]);
-		last = j;
 	}
 	for (i = 0; i < f->nrows; i++) {
 		cells[i] = xcalloc(f->ncols, sizeof(**cells));
@@ -280,7 +279,12 @@ fmt_table_flush(struct fmt *f)
 		}
 	}
 	for (i = 0; i <= f->nrows; i++) {
-		for (j = 0; j < f->ncols; j++) {
+		/* Pad up to the last non-empty cell: no trailing blanks. */
+		last = 0;
+		for (j = 0; j < f->ncols; j++)
+			if (f->intable[j] && (i == 0 || cells[i - 1][j][0]))
+				last = j;
+		for (j = 0; j <= last; j++) {
 			char *up = NULL;
 			const char *s;
 			size_t k;

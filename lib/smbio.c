@@ -42,6 +42,7 @@ struct smbio {
 	char		*password;
 	char		*domain;
 	int		 connect_timeout_ms;
+	char		 protocols[64];	/* "NT1 to SMB3", for messages */
 };
 
 /*
@@ -58,6 +59,9 @@ static struct {
 	char		login_text[160];
 	int		connected;
 	uint32_t	ntstatus;
+	int		connecting;	/* TCP connected, dialect not agreed */
+	int		noproto;	/* no dialect in common */
+	const char	*protocols;	/* the session's range, for messages */
 } smbio_seen;
 
 static const struct {
@@ -148,6 +152,13 @@ smbio_logcb(void *arg, int level, const char *msg)
 		smbio_seen.ntstatus = code;
 	else if ((p = strstr(msg, "NT_STATUS_LOGON_FAILURE")) != NULL)
 		smbio_seen.login_failed = 1;
+	else if (strstr(msg, "No compatible protocol") != NULL)
+		smbio_seen.noproto = 1;
+	else if (strncmp(msg, "Connecting to ", 14) == 0)
+		smbio_seen.connecting = 1;
+	else if (strstr(msg, "NTLMSSP") != NULL || strstr(msg, "challenge") !=
+	    NULL)
+		smbio_seen.connecting = 0;	/* negotiated: logging on */
 	if (level <= 1 || log_getverbose() > 1) {
 		char clean[512];
 
@@ -158,9 +169,10 @@ smbio_logcb(void *arg, int level, const char *msg)
 }
 
 static void
-smbio_seen_reset(void)
+smbio_seen_reset(const struct smbio *io)
 {
 	memset(&smbio_seen, 0, sizeof(smbio_seen));
+	smbio_seen.protocols = io->protocols;
 }
 
 static void
@@ -309,6 +321,9 @@ smbio_open(const struct smbio_opts *o, char *err, size_t errlen)
 	smbio_restore_home(oldhome);
 	if (io->ctx == NULL)
 		goto fail;
+	snprintf(io->protocols, sizeof(io->protocols), "%s to %s",
+	    o->min_protocol ? o->min_protocol : "NT1",
+	    o->max_protocol ? o->max_protocol : "SMB3");
 	if (!smbc_setOptionProtocols(ctx,
 	    o->min_protocol ? o->min_protocol : "NT1",
 	    o->max_protocol ? o->max_protocol : "SMB3")) {
@@ -382,6 +397,18 @@ smbio_classify(int e, const char *what, struct smbio_status *st)
 		name = smbio_ntstatus_name(smbio_seen.ntstatus, nbuf,
 		    sizeof(nbuf));
 		snprintf(status, sizeof(status), " (%s)", name);
+	}
+	if (smbio_seen.noproto) {
+		smbio_set(st, CRAWL_ERROR, "%s: the server speaks no SMB dialect "
+		    "from %s", what, smbio_seen.protocols);
+		return;
+	}
+	if (smbio_seen.connecting && (e == ECONNABORTED || e == ECONNRESET ||
+	    e == EPIPE)) {
+		smbio_set(st, CRAWL_ERROR, "%s: the server closed the "
+		    "connection while agreeing on the SMB dialect (tried %s; an "
+		    "SMB1-only server needs NT1)", what, smbio_seen.protocols);
+		return;
 	}
 	if (smbio_seen.login_failed) {
 		smbio_set(st, CRAWL_AUTH_FAILED, "%s: logon failed: %s%s", what,
@@ -548,7 +575,7 @@ smbio_listdir(struct smbio *io, const char *url, struct smbio_dirent **v,
 
 	*v = NULL;
 	*n = 0;
-	smbio_seen_reset();
+	smbio_seen_reset(io);
 	errno = 0;
 	if ((d = smbc_getFunctionOpendir(io->ctx)(io->ctx, url)) == NULL) {
 		e = errno ? errno : EIO;
@@ -604,7 +631,7 @@ smbio_read_once(struct smbio *io, const char *url, size_t cap, uint8_t **buf,
 	ssize_t r;
 	int e, rc = -1;
 
-	smbio_seen_reset();
+	smbio_seen_reset(io);
 	if ((f = smbc_getFunctionOpen(io->ctx)(io->ctx, url, O_RDONLY, 0)) ==
 	    NULL) {
 		smbio_classify(errno ? errno : EIO, url, st);
