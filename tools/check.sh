@@ -1,0 +1,60 @@
+#!/bin/sh
+# Set up and run every test: install the Debian packages, build with
+# -Werror and run `make check`, then build again with AddressSanitizer and
+# UndefinedBehaviorSanitizer and run `make check` under them.  Ends with a
+# line "N passed, N failed" counting every test case of both runs.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+[ "${MAILDAT_SKIP_DEPS:-0}" = 1 ] || sh tools/deps.sh
+
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+status=0
+
+# run_suite NAME CONFIGURE-ARGS...: build in build/NAME and run make check.
+run_suite() {
+	name=$1
+	shift
+	dir="$top/build/$name"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	echo "== $name: configure $*"
+	(cd "$dir" && "$top/configure" -q "$@")
+	echo "== $name: make"
+	(cd "$dir" && make -s -j"$jobs" >/dev/null)
+	echo "== $name: make check"
+	if ! (cd "$dir" && make -s -j"$jobs" check); then
+		status=1
+		# Show what failed: the log of each failing test.
+		for log in $(cd "$dir" && find tests -name '*.log' ! -name test-suite.log); do
+			if grep -qE '^(not ok|FAIL|ERROR)' "$dir/$log" 2>/dev/null; then
+				echo "---- $log"
+				tail -n 60 "$dir/$log"
+			fi
+		done
+	fi
+	if [ -f "$dir/test-suite.log" ]; then
+		p=$(sed -n 's/^# PASS: *\([0-9]*\).*/\1/p' "$dir/test-suite.log" | head -n1)
+		f=$(sed -n 's/^# FAIL: *\([0-9]*\).*/\1/p' "$dir/test-suite.log" | head -n1)
+		e=$(sed -n 's/^# ERROR: *\([0-9]*\).*/\1/p' "$dir/test-suite.log" | head -n1)
+		x=$(sed -n 's/^# XPASS: *\([0-9]*\).*/\1/p' "$dir/test-suite.log" | head -n1)
+		passed=$((passed + ${p:-0}))
+		failed=$((failed + ${f:-0} + ${e:-0} + ${x:-0}))
+	else
+		failed=$((failed + 1))
+	fi
+}
+
+run_suite werror --enable-werror
+# Leak checking on; UBSan findings are fatal so they count as failures.
+export ASAN_OPTIONS=detect_leaks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_suite sanitizers --enable-werror --enable-sanitizers
+
+echo "$passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

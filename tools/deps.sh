@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install what maildatd needs to build, test and run its demo on Debian 12.
+# Run as root (or with sudo available).  Safe to run again.
+set -eu
+
+PACKAGES="build-essential autoconf automake pkg-config
+libsmbclient-dev libevent-dev libsqlite3-dev libinih-dev
+libcmocka-dev samba smbclient sqlite3 python3 passwd procps
+valgrind"
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null 2>&1 || {
+		echo "deps.sh: run as root or install sudo" >&2
+		exit 1
+	}
+	SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
+# Samba's packages start system daemons where an init system runs; the
+# tests start their own private smbd and need none of them.
