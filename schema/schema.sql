@@ -224,3 +224,18 @@ SELECT	l.location, l.host, l.port, l.share, l.path,
 	l.checksum_ok, l.flags, l.product_version
 FROM	location l
 WHERE	l.serial_raw IS NOT NULL;
+
+-- migration 3
+-- Every location ever crawled, identified or not: the malformed rule needs
+-- the locations whose MASTER.GLB was damaged from the first crawl on, which
+-- postoffices does not list.
+CREATE VIEW locations AS
+SELECT	l.location, l.host, l.port, l.share, l.path,
+	l.serial_raw IS NOT NULL AS identified,
+	CASE WHEN l.serial_raw IS NULL THEN NULL
+	    ELSE l.network || '/' || l.postoffice END AS address,
+	l.serial, l.kind, l.last_outcome, l.last_error,
+	strftime('%Y-%m-%dT%H:%M:%SZ', l.last_crawled_us / 1000000,
+	    'unixepoch') AS last_crawled,
+	l.failures, l.checksum_ok
+FROM	location l;

@@ -23,6 +23,17 @@
 #define T0	(INT64_C(1795487967) * 1000000)
 #define MIN	(INT64_C(60) * 1000000)
 
+
+/* The schema version this build creates, as PRAGMA user_version prints it. */
+static const char *
+latest_version(void)
+{
+	static char buf[16];
+
+	snprintf(buf, sizeof(buf), "%d", store_schema_latest());
+	return buf;
+}
+
 static char	 tmpdir[] = "/tmp/test_store.XXXXXX";
 static int	 dbcount;
 
@@ -203,7 +214,7 @@ test_create(void **state)
 	assert_int_equal(store_schema_version(st), store_nmigrations);
 	assert_int_equal(store_schema_latest(), store_nmigrations);
 	assert_true(store_nmigrations >= 2);
-	assert_string_equal(Q(st, "PRAGMA user_version"), "2");
+	assert_string_equal(Q(st, "PRAGMA user_version"), latest_version());
 	assert_string_equal(Q(st, "PRAGMA application_id"), "1296323661");
 	assert_int_equal(STORE_APPLICATION_ID, 1296323661);
 	assert_string_equal(Q(st, "PRAGMA journal_mode"), "wal");
@@ -212,7 +223,7 @@ test_create(void **state)
 	assert_string_equal(Q(st, "SELECT group_concat(name, ',') FROM "
 	    "(SELECT name FROM sqlite_master WHERE type = 'view' "
 	    "ORDER BY name)"),
-	    "alerts,crawls,postoffice_history,postoffices,routes");
+	    "alerts,crawls,locations,postoffice_history,postoffices,routes");
 	assert_string_equal(Q(st, "SELECT count(*) FROM postoffices"), "0");
 	assert_string_equal(Q(st, "SELECT count(*) FROM alerts"), "0");
 	assert_int_equal(store_set_busy_timeout(st, 100), 0);
@@ -226,7 +237,7 @@ static void
 test_embedded(void **state)
 {
 	(void)state;
-	assert_int_equal(store_nmigrations, 2);
+	assert_int_equal(store_nmigrations, 3);
 	assert_int_equal(strncmp(store_migrations[0], "-- migration 1\n", 15),
 	    0);
 	assert_int_equal(strncmp(store_migrations[1], "-- migration 2\n", 15),
@@ -675,7 +686,7 @@ test_refuse_foreign(void **state)
 	assert_non_null(strstr(err, "the database is empty"));
 	assert_int_equal(store_open(path, STORE_RDWR, &st, err, sizeof(err)),
 	    0);
-	assert_string_equal(Q(st, "PRAGMA user_version"), "2");
+	assert_string_equal(Q(st, "PRAGMA user_version"), latest_version());
 	store_close(st);
 }
 
@@ -756,7 +767,7 @@ test_migrate_from_1(void **state)
 	assert_int_equal(store_open(path, STORE_RDWR, &st, err, sizeof(err)),
 	    0);
 	assert_int_equal(store_schema_version(st), store_nmigrations);
-	assert_string_equal(Q(st, "PRAGMA user_version"), "2");
+	assert_string_equal(Q(st, "PRAGMA user_version"), latest_version());
 	assert_string_equal(Q(st, "SELECT location, address, serial, "
 	    "first_seen, last_outcome, failures FROM postoffices"),
 	    "\\\\old\\s|OLD/PO|12-34567|2026-11-24T02:39:27Z|unreachable|2");
@@ -937,7 +948,7 @@ test_query_refused(void **state)
 	}
 	/* Nothing changed. */
 	assert_string_equal(Q(qs, "SELECT count(*) FROM crawls"), "1");
-	assert_string_equal(Q(qs, "PRAGMA user_version"), "2");
+	assert_string_equal(Q(qs, "PRAGMA user_version"), latest_version());
 	assert_string_equal(Q(qs, "SELECT count(*) FROM sqlite_master WHERE "
 	    "name = 'x'"), "0");
 	store_close(qs);
@@ -1007,7 +1018,7 @@ test_query_allowed(void **state)
 	assert_int_equal(rows.n, 21);
 	assert_string_equal(Q(qs, "SELECT count(*) FROM "
 	    "pragma_table_list WHERE name = 'alerts'"), "1");
-	assert_string_equal(Q(qs, "PRAGMA user_version"), "2");
+	assert_string_equal(Q(qs, "PRAGMA user_version"), latest_version());
 	assert_string_equal(Q(qs, "PRAGMA application_id"), "1296323661");
 	assert_string_equal(Q(qs, "PRAGMA quick_check"), "ok");
 	Q(qs, "PRAGMA index_list(location)");
