@@ -5,20 +5,19 @@
 
 -- rule duplicate-serial err
 -- Two or more postoffices with different addresses share a serial: the PC
--- MTA stops with Event 4188.  The message uses that event's words.
-WITH dup AS (
-	SELECT	serial_raw
+-- MTA stops with Event 4188.  The message uses that event's words.  (Window
+-- functions, not a join on computed columns: SQLite 3.40's planner gave
+-- wrong answers for such joins through the expression indexes.)
+WITH member AS (
+	SELECT	serial_raw, serial, address, location,
+		min(upper(address)) OVER w AS lo, max(upper(address)) OVER w AS hi,
+		row_number() OVER (PARTITION BY serial_raw
+		    ORDER BY upper(address), location) AS n,
+		count(*) OVER w AS total
 	FROM	postoffices
-	GROUP BY serial_raw
-	HAVING	count(DISTINCT upper(address)) > 1
-), member AS (
-	SELECT	p.serial_raw, p.serial, p.address, p.location,
-		row_number() OVER w AS n, count(*) OVER w AS total
-	FROM	postoffices p JOIN dup USING (serial_raw)
-	WINDOW	w AS (PARTITION BY p.serial_raw
-		    ORDER BY upper(p.address), p.location
-		    ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-	ORDER BY p.serial_raw, n
+	WINDOW	w AS (PARTITION BY serial_raw)
+), dup AS (
+	SELECT	* FROM member WHERE lo <> hi ORDER BY serial_raw, n
 )
 SELECT	'serial ' || serial_raw AS key,
 	group_concat(CASE WHEN n = 1 THEN 'The postoffice '
@@ -26,48 +25,43 @@ SELECT	'serial ' || serial_raw AS key,
 	    ELSE ', the postoffice ' END || address || ' on ' || location, '')
 	    || ' have the same postoffice serial number [' || serial || ']'
 	    AS message
-FROM	member
+FROM	dup
 GROUP BY serial_raw;
 
 -- rule duplicate-address err
 -- One NET/PO at two or more locations with different serials.
-WITH dup AS (
-	SELECT	upper(address) AS uaddr
+WITH member AS (
+	SELECT	upper(address) AS uaddr, location, serial, serial_raw,
+		min(serial_raw) OVER w AS lo, max(serial_raw) OVER w AS hi
 	FROM	postoffices
-	GROUP BY upper(address)
-	HAVING	count(DISTINCT serial_raw) > 1
-), member AS (
-	SELECT	upper(p.address) AS uaddr, p.location, p.serial
-	FROM	postoffices p JOIN dup ON dup.uaddr = upper(p.address)
-	ORDER BY upper(p.address), p.location
+	WINDOW	w AS (PARTITION BY upper(address))
+), dup AS (
+	SELECT	* FROM member WHERE lo <> hi ORDER BY uaddr, location
 )
 SELECT	'address ' || uaddr AS key,
 	'The postoffice ' || uaddr || ' is at ' || count(*) ||
 	    ' locations with different serial numbers: ' ||
 	    group_concat(location || ' [' || serial || ']', ', ') AS message
-FROM	member
+FROM	dup
 GROUP BY uaddr;
 
 -- rule duplicate-postoffice warning
 -- The same NET/PO and serial at two or more locations: two paths to one
 -- postoffice, or a copy of it.
-WITH dup AS (
-	SELECT	upper(address) AS uaddr, serial_raw
+WITH member AS (
+	SELECT	upper(address) AS uaddr, serial_raw, serial, location,
+		count(*) OVER (PARTITION BY upper(address), serial_raw) AS total
 	FROM	postoffices
-	GROUP BY upper(address), serial_raw
-	HAVING	count(*) > 1
-), member AS (
-	SELECT	d.uaddr, p.serial_raw, p.serial, p.location
-	FROM	postoffices p JOIN dup d
-		    ON d.uaddr = upper(p.address) AND d.serial_raw = p.serial_raw
-	ORDER BY d.uaddr, p.serial_raw, p.location
+), dup AS (
+	SELECT	* FROM member WHERE total > 1
+	ORDER BY uaddr, serial_raw, location
 )
 SELECT	'postoffice ' || uaddr || ' ' || serial_raw AS key,
 	'The postoffice ' || uaddr || ' with serial number [' || serial ||
 	    '] is at ' || count(*) || ' locations: ' ||
 	    group_concat(location, ', ') ||
 	    ' (two paths to one postoffice, or a copy of it)' AS message
-FROM	member
+FROM	dup
 GROUP BY uaddr, serial_raw;
 
 -- rule serial-changed warning

@@ -239,3 +239,30 @@ SELECT	l.location, l.host, l.port, l.share, l.path,
 	    'unixepoch') AS last_crawled,
 	l.failures, l.checksum_ok
 FROM	location l;
+
+-- migration 4
+-- crawls.serial_raw is NULL, not '', for a crawl that read no identity;
+-- postoffice_history gains the id that orders changes made in one second.
+DROP VIEW crawls;
+CREATE VIEW crawls AS
+SELECT	c.id, l.location,
+	strftime('%Y-%m-%dT%H:%M:%SZ', c.started_us / 1000000, 'unixepoch')
+	    AS started,
+	strftime('%Y-%m-%dT%H:%M:%SZ', c.finished_us / 1000000, 'unixepoch')
+	    AS finished,
+	c.outcome, c.error, c.network, c.postoffice,
+	c.network || '/' || c.postoffice AS address,
+	c.serial,
+	CASE WHEN c.serial_raw IS NULL THEN NULL
+	    ELSE lower(hex(c.serial_raw)) END AS serial_raw,
+	c.checksum_ok
+FROM	crawl c JOIN location l ON l.id = c.location_id;
+
+DROP VIEW postoffice_history;
+CREATE VIEW postoffice_history AS
+SELECT	h.id, l.location,
+	strftime('%Y-%m-%dT%H:%M:%SZ', h.changed_us / 1000000, 'unixepoch')
+	    AS changed,
+	h.field, h.old, h.new
+FROM	identity_change h JOIN location l ON l.id = h.location_id
+ORDER BY h.id;

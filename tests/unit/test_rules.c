@@ -137,6 +137,14 @@ eval(struct fixture *f)
 	struct rules_events ev = { NULL, 0 };
 	char err[256];
 
+	/*
+	 * With statistics, SQLite 3.40 once answered the join-based
+	 * duplicate rules with no rows: evaluate as a database that has
+	 * been analyzed would be.
+	 */
+	assert_int_equal(sqlite3_exec(store_db(f->st), "ANALYZE", NULL, NULL,
+	    NULL), SQLITE_OK);
+
 	f->now += 1000000;
 	if (rules_eval(f->st, &f->rs, f->now, &ev, err, sizeof(err)) != 0) {
 		print_error("rules_eval: %s\n", err);
@@ -265,6 +273,10 @@ test_duplicate_address_and_postoffice(void **state)
 	struct rules_events ev;
 	const struct rules_event *e;
 
+	/* Locations never identified sit in the same table (they once
+	 * made SQLite 3.40 drop every row of a join-based rule). */
+	save(f, "x", "nothing", NULL, NULL, NULL, CRAWL_UNREACHABLE);
+	save(f, "y", "MAILDAT$", NULL, NULL, NULL, CRAWL_UNREACHABLE);
 	save(f, "a", "mail", "NET", "PO", "11-11111", CRAWL_OK);
 	save(f, "b", "mail", "net", "po", "11-11112", CRAWL_OK);
 	save(f, "c", "mail", "NET2", "PO2", "33-33333", CRAWL_OK);
