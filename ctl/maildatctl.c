@@ -50,6 +50,7 @@ struct ctl_opts {
 	const char	*db;
 	enum fmt_kind	 format;
 	int		 save;
+	int		 all;
 	const char	*auth_file;
 	const char	*min_protocol;
 	const char	*max_protocol;
@@ -81,6 +82,7 @@ usage(int status)
 "  routes              the external postoffices each postoffice knows\n"
 "  crawls              every crawl attempt, newest first\n"
 "  history LOCATION    identity changes of one location\n"
+"  alerts [--all]      open alerts (with --all, cleared ones too)\n"
 "  query SQL           run one read-only SQL statement over the views\n"
 "  status              ask the running daemon how it is doing\n"
 "  reload              make the daemon reload its configuration\n"
@@ -89,8 +91,8 @@ usage(int status)
 "options (before or after the command):\n"
 "  -c, --config FILE   read database and control_socket from the daemon's\n"
 "                      configuration (default %s, if readable)\n"
-"  --db FILE           the database (default: from the configuration, or\n"
-"                      $MAILDAT_DB, or %s)\n"
+"  --db FILE           the database (default: $MAILDAT_DB, else from the\n"
+"                      configuration, else %s)\n"
 "  --socket PATH       the daemon's control socket (default: from the\n"
 "                      configuration, or %s)\n"
 "  --format FORMAT     table (default), csv or json\n"
@@ -251,7 +253,18 @@ cmd_history(const struct ctl_opts *o, const char *location)
 
 	return ctl_listing(o, "SELECT location, changed, field, old, new "
 	    "FROM postoffice_history WHERE location = ?1 "
-	    "ORDER BY changed, rowid", params, 1, STORE_RDONLY);
+	    "ORDER BY id", params, 1, STORE_RDONLY);
+}
+
+static int
+cmd_alerts(const struct ctl_opts *o)
+{
+	return ctl_listing(o, o->all ?
+	    "SELECT id, rule, severity, state, key, message, raised, "
+	    "last_seen, cleared FROM alerts ORDER BY id" :
+	    "SELECT id, rule, severity, state, key, message, raised, "
+	    "last_seen, cleared FROM alerts WHERE state = 'open' ORDER BY id",
+	    NULL, 0, STORE_RDONLY);
 }
 
 static int
@@ -510,8 +523,14 @@ ctl_defaults(struct ctl_opts *o, struct conf **confp)
 			for (i = 0; i < errs.n; i++)
 				fprintf(stderr, "maildatctl: %s\n", errs.v[i]);
 			conf_errors_free(&errs);
-			exit(CTL_EXIT_FAILED);
+			/* Only a file asked for with -c must be sound. */
+			if (o->config != NULL)
+				exit(CTL_EXIT_FAILED);
+			fprintf(stderr, "maildatctl: ignoring %s\n", path);
+			*confp = NULL;
 		}
+	}
+	if (*confp != NULL) {
 		if (o->db == NULL)
 			o->db = (*confp)->database;
 		if (o->socket == NULL && (*confp)->control_socket != NULL)
@@ -525,7 +544,7 @@ ctl_defaults(struct ctl_opts *o, struct conf **confp)
 
 enum {
 	OPT_DB = 256, OPT_FORMAT, OPT_SAVE, OPT_PROTOCOL, OPT_TIMEOUT,
-	OPT_CONNECT_TIMEOUT, OPT_SMB_CONF, OPT_SOCKET
+	OPT_CONNECT_TIMEOUT, OPT_SMB_CONF, OPT_SOCKET, OPT_ALL
 };
 
 static const struct option ctl_longopts[] = {
@@ -534,6 +553,7 @@ static const struct option ctl_longopts[] = {
 	{ "db",			required_argument,	NULL, OPT_DB },
 	{ "format",		required_argument,	NULL, OPT_FORMAT },
 	{ "save",		no_argument,		NULL, OPT_SAVE },
+	{ "all",		no_argument,		NULL, OPT_ALL },
 	{ "auth-file",		required_argument,	NULL, 'A' },
 	{ "protocol",		required_argument,	NULL, OPT_PROTOCOL },
 	{ "timeout",		required_argument,	NULL, OPT_TIMEOUT },
@@ -622,6 +642,9 @@ main(int argc, char **argv)
 		case OPT_SAVE:
 			o.save = 1;
 			break;
+		case OPT_ALL:
+			o.all = 1;
+			break;
 		case 'A':
 			o.auth_file = optarg;
 			break;
@@ -698,6 +721,10 @@ ctl_command(const struct ctl_opts *o, const char *cmd, int argc, char **argv)
 	if (strcmp(cmd, "history") == 0) {
 		ctl_needs_args(cmd, argc, 1);
 		return cmd_history(o, argv[0]);
+	}
+	if (strcmp(cmd, "alerts") == 0) {
+		ctl_needs_args(cmd, argc, 0);
+		return cmd_alerts(o);
 	}
 	if (strcmp(cmd, "query") == 0) {
 		ctl_needs_args(cmd, argc, 1);

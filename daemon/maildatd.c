@@ -34,7 +34,9 @@
 #include "maildatd.h"
 #include "pool.h"
 #include "probe.h"
+#include "rules.h"
 #include "sched.h"
+#include "sink.h"
 #include "store.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -141,11 +143,93 @@ maildatd_reload_secrets(struct conf *c, const struct conf *old, char *msg,
 	return 0;
 }
 
+/*
+ * Build the rules of c against db; log every problem (and put them in msg).
+ * Returns a new rule set, or NULL.
+ */
+static struct rules *
+maildatd_rules(const struct conf *c, sqlite3 *db, char *msg, size_t msglen)
+{
+	struct rules *rs = xcalloc(1, sizeof(*rs));
+	struct conf_errors errs = { NULL, 0 };
+	size_t i, off = 0;
+
+	if (rules_build(c, db, rs, &errs) == 0)
+		return rs;
+	for (i = 0; i < errs.n; i++) {
+		log_warnx("%s", errs.v[i]);
+		if (msg != NULL && off < msglen)
+			off += (size_t)snprintf(msg + off, msglen - off, "%s%s",
+			    i ? "\n" : "", errs.v[i]);
+	}
+	conf_errors_free(&errs);
+	free(rs);
+	return NULL;
+}
+
+static void
+maildatd_rules_free(struct rules *rs)
+{
+	if (rs != NULL) {
+		rules_free(rs);
+		free(rs);
+	}
+}
+
+/* Open the alert destination of c; NULL with a logged error on failure. */
+static struct sink *
+maildatd_sink(const struct conf *c, char *msg, size_t msglen)
+{
+	struct sink *sk;
+	char err[512];
+
+	if (sink_open(c->syslog, c->syslog_facility, "maildatd", &sk, err,
+	    sizeof(err)) == -1) {
+		log_warnx("syslog = %s: %s", c->syslog, err);
+		if (msg != NULL)
+			snprintf(msg, msglen, "syslog = %s: %s", c->syslog, err);
+		return NULL;
+	}
+	return sk;
+}
+
+void
+maildatd_round_end(void)
+{
+	struct rules_events ev = { NULL, 0 };
+	char err[512], *text;
+	size_t i;
+
+	if (env->rules == NULL)
+		return;
+	if (rules_eval(env->store, env->rules, crawl_now_us(), &ev, err,
+	    sizeof(err)) == -1) {
+		/* Locked or full: the next round tries again. */
+		log_warnx("rules not evaluated: %s", err);
+		return;
+	}
+	for (i = 0; i < ev.n; i++) {
+		text = rules_event_text(&ev.v[i]);
+		if (env->sink == NULL || sink_send(env->sink, ev.v[i].severity,
+		    text, err, sizeof(err)) == -1)
+			log_warnx("alert not sent (%s): %s", env->sink ? err :
+			    "no syslog destination", text);
+		else
+			log_debug("sent: %s", text);
+		free(text);
+	}
+	if (ev.n > 0)
+		log_info("rules: %zu alert event%s", ev.n, ev.n == 1 ? "" : "s");
+	rules_events_free(&ev);
+}
+
 int
 maildatd_reload(char *msg, size_t msglen)
 {
 	struct conf *c, *old;
 	struct store *st = NULL;
+	struct rules *rs = NULL;
+	struct sink *sk = NULL;
 	char err[512];
 
 	log_info("reloading %s", env->conf_path);
@@ -157,17 +241,35 @@ maildatd_reload(char *msg, size_t msglen)
 		conf_free(c);
 		return -1;
 	}
-	if (strcmp(c->database, env->conf->database) != 0) {
-		if (store_open(c->database, STORE_RDWR | STORE_CREATE, &st, err,
-		    sizeof(err)) == -1) {
-			log_warnx("%s", err);
-			snprintf(msg, msglen, "%s", err);
-			conf_free(c);
-			return -1;
-		}
+	if (strcmp(c->database, env->conf->database) != 0 &&
+	    store_open(c->database, STORE_RDWR | STORE_CREATE, &st, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		snprintf(msg, msglen, "%s", err);
+		conf_free(c);
+		return -1;
+	}
+	if ((rs = maildatd_rules(c, store_db(st ? st : env->store), msg,
+	    msglen)) == NULL || (strcmp(c->syslog, env->conf->syslog) != 0 &&
+	    (sk = maildatd_sink(c, msg, msglen)) == NULL)) {
+		log_warnx("configuration not reloaded; the old one stays in "
+		    "force");
+		maildatd_rules_free(rs);
+		store_close(st);
+		conf_free(c);
+		return -1;
+	}
+	/* Everything checked: swap. */
+	if (st != NULL) {
 		sched_flush_pending();
 		store_close(env->store);
 		env->store = st;
+	}
+	maildatd_rules_free(env->rules);
+	env->rules = rs;
+	if (sk != NULL) {
+		sink_close(env->sink);
+		env->sink = sk;
 	}
 	if (env->conf->control_socket != NULL && (c->control_socket == NULL ||
 	    strcmp(c->control_socket, env->conf->control_socket) != 0))
@@ -375,8 +477,21 @@ main(int argc, char **argv)
 		    conf_path);
 		return EXIT_CONFIG;
 	}
+	/* Rule queries are checked against the schema, in memory. */
+	if (store_open(":memory:", STORE_RDWR | STORE_CREATE, &st, err,
+	    sizeof(err)) == -1)
+		fatalx("%s", err);
+	env->rules = maildatd_rules(env->conf, store_db(st), NULL, 0);
+	store_close(st);
+	if (env->rules == NULL) {
+		fprintf(stderr, "maildatd: %s: configuration has errors\n",
+		    conf_path);
+		conf_free(env->conf);
+		return EXIT_CONFIG;
+	}
 	if (check) {
 		printf("configuration OK\n");
+		maildatd_rules_free(env->rules);
 		conf_free(env->conf);
 		return 0;
 	}
@@ -400,6 +515,10 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	if (!debug)
 		log_init("maildatd", 0, env->conf->syslog_facility);
+	/* Opened before the privilege drop: /dev/log may need it. */
+	if ((env->sink = maildatd_sink(env->conf, NULL, 0)) == NULL)
+		fatalx("cannot open the syslog destination %s",
+		    env->conf->syslog);
 	if (pw != NULL)
 		maildatd_drop(pw);
 
@@ -471,6 +590,8 @@ main(int argc, char **argv)
 		log_warnx("database still failing at exit: held results lost");
 	sched_free();
 	store_close(env->store);
+	maildatd_rules_free(env->rules);
+	sink_close(env->sink);
 	event_free(ev_sigterm);
 	event_free(ev_sigint);
 	event_free(ev_sighup);

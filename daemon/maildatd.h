@@ -24,6 +24,8 @@
 struct event_base;
 struct evdns_base;
 struct conf;
+struct rules;
+struct sink;
 struct store;
 
 struct maildatd {
@@ -32,6 +34,8 @@ struct maildatd {
 	struct conf		*conf;
 	const char		*conf_path;
 	struct store		*store;
+	struct rules		*rules;		/* checked against the schema */
+	struct sink		*sink;		/* where alerts go */
 	int			 once;		/* --once: one round, then exit */
 	int			 stopping;	/* SIGTERM/SIGINT seen */
 	int			 exit_status;
@@ -44,6 +48,9 @@ extern struct maildatd *env;
 
 /* Reload the configuration: parse, then swap.  0, or -1 keeping the old. */
 int	maildatd_reload(char *msg, size_t msglen);
+
+/* A crawl round is over: run the rules and send the alerts. */
+void	maildatd_round_end(void);
 
 /* Begin an orderly stop (as on SIGTERM). */
 void	maildatd_stop(void);

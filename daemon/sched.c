@@ -33,6 +33,8 @@ struct unit {
 	int			 discover;
 	char			*host;
 	uint16_t		 port;
+	char			*base;		/* UNC location of the URL */
+	struct crawl_results	 found;		/* postoffices it has found */
 	int64_t			 due_ms;	/* monotonic */
 	int			 failures;	/* in a row */
 	int			 busy;		/* probing, queued or crawling */
@@ -108,6 +110,8 @@ sched_add(const char *target, const char *url, int discover,
 	u->discover = discover;
 	u->host = xstrdup(su->host);
 	u->port = su->port;
+	u->base = discover ? crawl_location(su->host, su->port, "", "") :
+	    crawl_location(su->host, su->port, su->share, su->path);
 	u->due_ms = maildatd_now_ms();
 	u->keep = 1;
 	TAILQ_INSERT_TAIL(&units, u, entry);
@@ -120,6 +124,8 @@ sched_unit_free(struct unit *u)
 	free(u->target);
 	free(u->url);
 	free(u->host);
+	free(u->base);
+	crawl_results_free(&u->found);
 	free(u);
 }
 
@@ -312,6 +318,7 @@ sched_round_end(void)
 	log_info("round finished: %d crawls, %d failed, %lld s",
 	    rnd.crawls, rnd.failed,
 	    (long long)(rnd.finished - rnd.started));
+	maildatd_round_end();
 	if (sched_once) {
 		struct unit *u;
 
@@ -320,6 +327,79 @@ sched_round_end(void)
 				return;
 		env->exit_status = rnd.failed > 0 ? 1 : 0;
 		maildatd_stop();
+	}
+}
+
+static int
+sched_has_location(const struct crawl_results *rs, const char *location)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n; i++)
+		if (strcmp(rs->v[i].location, location) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A crawl reports the postoffices it found.  One this unit found before
+ * (one folder down, or on a discovered share) that it did not report now
+ * gets a failed result of its own, so that its history and the unreachable
+ * rule see it: the URL's failure when the URL failed, else "no longer
+ * found".  Each unit answers only for what it found itself, so targets
+ * that overlap (another share, other credentials) do not contradict it.
+ */
+static void
+sched_add_missing(struct unit *u, struct crawl_results *rs)
+{
+	const struct crawl_result *basefail = NULL, *f;
+	struct crawl_result *r;
+	size_t i, n = rs->n;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(rs->v[i].location, u->base) == 0 &&
+		    !rs->v[i].has_master && rs->v[i].outcome !=
+		    CRAWL_NOT_POSTOFFICE)
+			basefail = &rs->v[i];
+	for (i = 0; i < u->found.n; i++) {
+		f = &u->found.v[i];
+		if (sched_has_location(rs, f->location))
+			continue;
+		rs->v = xreallocarray(rs->v, rs->n + 1, sizeof(*rs->v));
+		if (basefail != NULL)	/* the array moved */
+			basefail = &rs->v[basefail - rs->v];
+		r = &rs->v[rs->n++];
+		memset(r, 0, sizeof(*r));
+		r->location = xstrdup(f->location);
+		r->host = xstrdup(f->host);
+		r->port = f->port;
+		r->share = xstrdup(f->share);
+		r->path = xstrdup(f->path);
+		r->started_us = r->finished_us = crawl_now_us();
+		if (basefail != NULL) {
+			r->outcome = basefail->outcome;
+			r->error = xstrdup(basefail->error ? basefail->error :
+			    crawl_outcome_name(basefail->outcome));
+		} else {
+			r->outcome = CRAWL_NOT_POSTOFFICE;
+			r->error = xasprintf("no longer found in %s (searched "
+			    "there and one folder down)", u->base);
+		}
+	}
+	/* Remember what this crawl found, for the next one. */
+	for (i = 0; i < rs->n; i++) {
+		if (!rs->v[i].has_master ||
+		    sched_has_location(&u->found, rs->v[i].location))
+			continue;
+		u->found.v = xreallocarray(u->found.v, u->found.n + 1,
+		    sizeof(*u->found.v));
+		r = &u->found.v[u->found.n++];
+		memset(r, 0, sizeof(*r));
+		r->location = xstrdup(rs->v[i].location);
+		r->host = xstrdup(rs->v[i].host);
+		r->port = rs->v[i].port;
+		r->share = xstrdup(rs->v[i].share);
+		r->path = xstrdup(rs->v[i].path);
 	}
 }
 
@@ -394,6 +474,7 @@ sched_job_done(void *arg, struct crawl_results *rs, enum crawl_outcome fail,
 	rs->n = 0;
 	if (fail != CRAWL_OK)
 		crawl_result_fail(&mine, u->url, fail, msg);
+	sched_add_missing(u, &mine);
 	sched_unit_done(u, &mine);
 }
 
@@ -419,6 +500,7 @@ sched_probed(void *arg, int ok, const char *msg)
 			    "was removed";
 		crawl_result_fail(&rs, u->url, ok ? CRAWL_ERROR :
 		    CRAWL_UNREACHABLE, msg);
+		sched_add_missing(u, &rs);
 		sched_unit_done(u, &rs);
 		return;
 	}
