@@ -48,6 +48,7 @@ struct maildatd		*env = &maildatd_env;
 
 static struct event	*ev_sigterm, *ev_sigint, *ev_sighup, *ev_sigchld;
 static struct event	*ev_stopcheck;
+static struct event	*ev_sinkflush;
 static int		 pidfile_fd = -1;
 static const char	*pidfile_path;
 
@@ -338,6 +339,27 @@ maildatd_signal(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* Push alerts queued for a TCP syslog destination, once a second. */
+static void
+maildatd_sinkflush(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { 1, 0 };
+	static int warned;
+	const char *why;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (env->sink != NULL && sink_flush(env->sink) > 0 &&
+	    (why = sink_lasterror(env->sink)) != NULL) {
+		if (!warned)
+			log_warnx("alerts queued: %s", why);
+		warned = 1;
+	} else
+		warned = 0;
+	evtimer_add(ev_sinkflush, &tv);
+}
+
 /* Route libevent's own messages into our log. */
 static void
 maildatd_evlog(int severity, const char *msg)
@@ -556,9 +578,11 @@ main(int argc, char **argv)
 	ev_sighup = evsignal_new(env->base, SIGHUP, maildatd_signal, NULL);
 	ev_sigchld = evsignal_new(env->base, SIGCHLD, maildatd_signal, NULL);
 	ev_stopcheck = evtimer_new(env->base, maildatd_stopcheck, NULL);
+	ev_sinkflush = evtimer_new(env->base, maildatd_sinkflush, NULL);
 	if (!ev_sigterm || !ev_sigint || !ev_sighup || !ev_sigchld ||
-	    !ev_stopcheck)
+	    !ev_stopcheck || !ev_sinkflush)
 		fatalx("evsignal_new");
+	maildatd_sinkflush(-1, 0, NULL);
 	evsignal_add(ev_sigterm, NULL);
 	evsignal_add(ev_sigint, NULL);
 	evsignal_add(ev_sighup, NULL);
@@ -597,6 +621,7 @@ main(int argc, char **argv)
 	event_free(ev_sighup);
 	event_free(ev_sigchld);
 	event_free(ev_stopcheck);
+	event_free(ev_sinkflush);
 	if (env->dns != NULL)
 		evdns_base_free(env->dns, 0);
 	event_base_free(env->base);

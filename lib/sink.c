@@ -191,7 +191,11 @@ sink_escape(const char *msg)
 	return sink_escape_max(msg, (size_t)-1 / 4 - 1);
 }
 
-/* Build the RFC 3164 datagram for msg (already escaped). */
+/*
+ * Build the RFC 3164 datagram for msg (already escaped) in the form a local
+ * syslog daemon reads from its socket, as glibc's syslog(3) writes it: no
+ * hostname, which the daemon adds itself.
+ */
 static char *
 sink_frame3164(const struct sink *s, int severity, const char *msg)
 {
@@ -199,10 +203,9 @@ sink_frame3164(const struct sink *s, int severity, const char *msg)
 	time_t now = time(NULL);
 
 	localtime_r(&now, &tm);
-	return xasprintf("<%d>%s %2d %02d:%02d:%02d %s %s[%ld]: %s",
+	return xasprintf("<%d>%s %2d %02d:%02d:%02d %s[%ld]: %s",
 	    s->facility | severity, sink_months[tm.tm_mon], tm.tm_mday,
-	    tm.tm_hour, tm.tm_min, tm.tm_sec, s->hostname, s->ident,
-	    (long)getpid(), msg);
+	    tm.tm_hour, tm.tm_min, tm.tm_sec, s->ident, (long)getpid(), msg);
 }
 
 /* Build the RFC 5424 message for msg (already escaped). */

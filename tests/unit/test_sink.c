@@ -274,9 +274,9 @@ frame_3164(char *buf, size_t size, int pri, time_t t, const char *msg)
 	struct tm tm;
 
 	localtime_r(&t, &tm);
-	snprintf(buf, size, "<%d>%s %2d %02d:%02d:%02d %s maildatd[%ld]: %s",
+	snprintf(buf, size, "<%d>%s %2d %02d:%02d:%02d maildatd[%ld]: %s",
 	    pri, months[tm.tm_mon], tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, hostname, (long)getpid(), msg);
+	    tm.tm_sec, (long)getpid(), msg);
 }
 
 /* Check an RFC 3164 frame stamped some time from t0 to t1. */
