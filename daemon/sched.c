@@ -1,5 +1,6 @@
 /* sched: units, due times, probing, job hand-off, results and backoff. */
 #include <sys/queue.h>
+#include <sys/resource.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -21,7 +22,8 @@
 #include "xmalloc.h"
 
 #define SCHED_TICK_MS		250
-#define SCHED_MAX_PROBES	1000	/* TCP probes under way at once */
+#define SCHED_MAX_PROBES	8192	/* TCP probes under way, at most */
+#define SCHED_FD_RESERVE	256	/* fds kept for workers, db, control */
 #define SCHED_QUEUE_PER_WORKER	4	/* jobs queued per worker, at most */
 #define SCHED_PENDING_MAX	100000	/* results held while the store fails */
 #define SCHED_RETRY_MS		5000
@@ -61,6 +63,7 @@ static int			 sched_once;
 static int			 sched_stopped;
 static struct crawl_results	 pending;	/* not yet stored */
 static int			 store_failing;
+static int			 sched_max_probes = 1000;
 
 static struct {
 	int		active;
@@ -570,7 +573,7 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 			continue;
 		/* Bound probes and queued jobs; the rest wait a tick. */
 		room = pool_size() * SCHED_QUEUE_PER_WORKER - pool_queued();
-		if (probe_inflight() >= SCHED_MAX_PROBES || room <= 0)
+		if (probe_inflight() >= sched_max_probes || room <= 0)
 			break;
 		sched_begin(u, now);
 	}
@@ -583,9 +586,23 @@ void
 sched_start(int once)
 {
 	struct timeval tv = { 0, 0 };
+	struct rlimit rl;
 
 	sched_once = once;
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	/*
+	 * A probe holds one socket for up to connect_timeout: as many as the
+	 * fd limit allows, so that thousands of dead hosts pass quickly.
+	 */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		sched_max_probes = rl.rlim_cur > SCHED_MAX_PROBES +
+		    SCHED_FD_RESERVE ? SCHED_MAX_PROBES :
+		    (int)rl.rlim_cur - SCHED_FD_RESERVE;
+	else
+		sched_max_probes = SCHED_MAX_PROBES;
+	if (sched_max_probes < 16)
+		sched_max_probes = 16;
+	log_debug("up to %d TCP probes at once", sched_max_probes);
 	sched_tick_ev = evtimer_new(env->base, sched_tick, NULL);
 	sched_retry_ev = evtimer_new(env->base, sched_retry, NULL);
 	if (sched_tick_ev == NULL || sched_retry_ev == NULL)

@@ -115,8 +115,20 @@ worker_job(int fd, struct worker_session *s, const struct msg_job *j)
 		crawl_url(s->io, j->url, &rs);
 
 	msgbuf_init(&b);
-	for (i = 0; i < rs.n; i++)
-		msg_frame_result(&b, j->id, &rs.v[i]);
+	for (i = 0; i < rs.n; i++) {
+		struct crawl_results one = { NULL, 0 };
+
+		if (msg_frame_result(&b, j->id, &rs.v[i]) == 0)
+			continue;
+		/* Too large to send (a huge NETWORK.GLB): say so instead. */
+		crawl_result_fail(&one, j->url, CRAWL_ERROR, "the crawl "
+		    "result is too large to send to the parent");
+		free(one.v[0].location);
+		one.v[0].location = xstrdup(rs.v[i].location);
+		if (msg_frame_result(&b, j->id, &one.v[0]) == -1)
+			fatalx("worker: cannot encode a failure result");
+		crawl_results_free(&one);
+	}
 	msg_frame_done(&b, j->id, (uint32_t)rs.n);
 	rc = msg_write_all(fd, b.data, b.len);
 	msgbuf_free(&b);
