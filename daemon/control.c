@@ -33,6 +33,10 @@ static int			 control_fd = -1;
 static char			*control_path;
 static struct evconnlistener	*control_listener;
 
+/*
+ * Create and bind the socket at path (replacing a stale one), owned by
+ * uid:gid when those are not -1.
+ */
 int
 control_open(const char *path, uid_t uid, gid_t gid, char *err,
     size_t errlen)
@@ -254,6 +258,7 @@ control_accept(struct evconnlistener *l, evutil_socket_t fd,
 	bufferevent_enable(bev, EV_READ);
 }
 
+/* Start accepting clients on base. */
 void
 control_start(struct event_base *base)
 {
@@ -265,6 +270,7 @@ control_start(struct event_base *base)
 		fatalx("evconnlistener_new");
 }
 
+/* Stop accepting, close the socket and remove its file. */
 void
 control_close(void)
 {

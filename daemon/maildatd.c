@@ -67,6 +67,7 @@ usage(void)
 	exit(EXIT_CONFIG);
 }
 
+/* Return monotonic milliseconds. */
 int64_t
 maildatd_now_ms(void)
 {
@@ -194,6 +195,7 @@ maildatd_sink(const struct conf *c, char *msg, size_t msglen)
 	return sk;
 }
 
+/* A crawl round is over: run the rules and send the alerts. */
 void
 maildatd_round_end(void)
 {
@@ -224,6 +226,7 @@ maildatd_round_end(void)
 	rules_events_free(&ev);
 }
 
+/* Reload the configuration: parse, then swap. */
 int
 maildatd_reload(char *msg, size_t msglen)
 {
@@ -302,6 +305,7 @@ maildatd_stopcheck(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(ev_stopcheck, &tv);
 }
 
+/* Begin an orderly stop (as on SIGTERM). */
 void
 maildatd_stop(void)
 {
@@ -441,6 +445,7 @@ static const struct option longopts[] = {
 	{ NULL,		0,		NULL, 0 }
 };
 
+/* Run the daemon, a crawl worker (--worker) or a configuration check (-n). */
 int
 main(int argc, char **argv)
 {

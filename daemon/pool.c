@@ -57,6 +57,7 @@ static uint64_t			 pool_nreplaced;
 static void	pool_dispatch(void);
 static void	pool_spawn(void);
 
+/* Set up the pool; argv is the worker command line (argv[0] any name). */
 void
 pool_init(struct event_base *base, char **argv)
 {
@@ -64,12 +65,14 @@ pool_init(struct event_base *base, char **argv)
 	pool_argv = argv;
 }
 
+/* Counters for status. */
 int
 pool_size(void)
 {
 	return pool_want;
 }
 
+/* Return the number of workers alive (not yet told to exit or dead). */
 int
 pool_alive(void)
 {
@@ -82,6 +85,7 @@ pool_alive(void)
 	return n;
 }
 
+/* Return the number of workers running a job. */
 int
 pool_busy(void)
 {
@@ -94,18 +98,21 @@ pool_busy(void)
 	return n;
 }
 
+/* Return the number of jobs waiting for a worker. */
 int
 pool_queued(void)
 {
 	return pool_nqueued;
 }
 
+/* Return the number of jobs ended since start. */
 uint64_t
 pool_jobs_done(void)
 {
 	return pool_ndone;
 }
 
+/* Return the number of workers that died or were killed and replaced. */
 uint64_t
 pool_replaced(void)
 {
@@ -363,6 +370,7 @@ pool_dispatch(void)
 	}
 }
 
+/* Set the number of workers and the recycling threshold; spawns as needed. */
 void
 pool_configure(int nworkers, int jobs_per_worker)
 {
@@ -386,6 +394,7 @@ pool_configure(int nworkers, int jobs_per_worker)
 	pool_dispatch();
 }
 
+/* Queue a job (the pool takes ownership) and dispatch what can run. */
 void
 pool_submit(struct pool_job *job)
 {
@@ -399,6 +408,7 @@ pool_submit(struct pool_job *job)
 	pool_dispatch();
 }
 
+/* Reap exited workers (call on SIGCHLD); replace them unless stopping. */
 void
 pool_reap(void)
 {
@@ -449,6 +459,7 @@ pool_reap(void)
 	pool_dispatch();
 }
 
+/* Stop: no new jobs; idle workers are told to exit, busy ones finish. */
 void
 pool_shutdown(void)
 {
@@ -469,6 +480,7 @@ pool_shutdown(void)
 		}
 }
 
+/* Kill every worker now (final step of a stop). */
 void
 pool_kill_all(void)
 {

@@ -42,6 +42,7 @@ static struct event_base *probe_base;
 static struct evdns_base *probe_dns;
 static int probe_count;
 
+/* Set up probing on base; dns may be NULL (names then fail to resolve). */
 void
 probe_init(struct event_base *base, struct evdns_base *dns)
 {
@@ -49,6 +50,7 @@ probe_init(struct event_base *base, struct evdns_base *dns)
 	probe_dns = dns;
 }
 
+/* Return the number of probes under way. */
 int
 probe_inflight(void)
 {
@@ -236,6 +238,10 @@ probe_resolve(evutil_socket_t fd, short what, void *arg)
 		p->req = req;
 }
 
+/*
+ * Probe host:port (port 0: 445 then 139) within timeout_ms per attempt and
+ * call cb(arg, ...) exactly once, never from inside probe_start.
+ */
 void
 probe_start(const char *host, uint16_t port, int timeout_ms, probe_cb *cb,
     void *arg)
@@ -286,6 +292,7 @@ probe_start(const char *host, uint16_t port, int timeout_ms, probe_cb *cb,
 	evtimer_add(p->ev, &now);
 }
 
+/* Abandon every probe under way without calling their callbacks. */
 void
 probe_cancel_all(void)
 {

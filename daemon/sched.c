@@ -132,6 +132,7 @@ sched_unit_free(struct unit *u)
 	free(u);
 }
 
+/* (Re)build the units from c, keeping the schedule of units that remain. */
 void
 sched_load(const struct conf *c)
 {
@@ -278,6 +279,7 @@ sched_store(struct crawl_results *rs)
 	}
 }
 
+/* Write results that an earlier store failure held back; 0 when none left. */
 int
 sched_flush_pending(void)
 {
@@ -582,6 +584,7 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(sched_tick_ev, &tv);
 }
 
+/* Start the scheduling timer; with once, crawl every unit now, one round. */
 void
 sched_start(int once)
 {
@@ -610,6 +613,7 @@ sched_start(int once)
 	evtimer_add(sched_tick_ev, &tv);
 }
 
+/* Make the units of target (NULL: all) due now; returns how many. */
 int
 sched_crawl_now(const char *target)
 {
@@ -627,6 +631,7 @@ sched_crawl_now(const char *target)
 	return n;
 }
 
+/* Stop starting new crawls (work under way goes on). */
 void
 sched_stop(void)
 {
@@ -635,12 +640,14 @@ sched_stop(void)
 		evtimer_del(sched_tick_ev);
 }
 
+/* Return 1 when no probe, queued job or crawl is under way. */
 int
 sched_idle(void)
 {
 	return sched_nbusy == 0;
 }
 
+/* Return the number of crawls of the current or last round that failed. */
 int
 sched_round_failed(void)
 {
@@ -662,6 +669,7 @@ sched_time(struct evbuffer *out, const char *key, time_t t)
 	evbuffer_add_printf(out, "%s: %s\n", key, buf);
 }
 
+/* Append status lines ("key: value") to out. */
 void
 sched_status(struct evbuffer *out)
 {
@@ -692,6 +700,7 @@ sched_status(struct evbuffer *out)
 		evbuffer_add_printf(out, "suspended_credentials: none\n");
 }
 
+/* Free all units and held-back results. */
 void
 sched_free(void)
 {

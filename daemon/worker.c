@@ -136,6 +136,10 @@ worker_job(int fd, struct worker_session *s, const struct msg_job *j)
 	return rc;
 }
 
+/*
+ * Serve crawl jobs arriving on fd until it reaches end of file, then return
+ * the exit status.
+ */
 int
 worker_main(int fd)
 {

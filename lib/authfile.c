@@ -46,6 +46,7 @@ authfile_wipe(char *s)
 	}
 }
 
+/* Read path into a. */
 int
 authfile_read(const char *path, struct authfile *a, char *err, size_t errlen)
 {
@@ -128,6 +129,7 @@ out:
 	return rc;
 }
 
+/* Wipe and free what a holds. */
 void
 authfile_clear(struct authfile *a)
 {

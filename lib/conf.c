@@ -368,6 +368,7 @@ conf_parse_int(const char *s, long min, long max, int *v)
 	return 0;
 }
 
+/* Parse yes/no/true/false/on/off/1/0 (any case); 0 and *v set, or -1. */
 int
 conf_parse_bool(const char *s, int *v)
 {
@@ -388,6 +389,7 @@ conf_parse_bool(const char *s, int *v)
 	return -1;
 }
 
+/* Parse a syslog severity name (emerg ... debug) into LOG_*; 0 or -1. */
 int
 conf_parse_severity(const char *s, int *v)
 {
@@ -403,6 +405,7 @@ conf_parse_severity(const char *s, int *v)
 	return -1;
 }
 
+/* Return the name of a LOG_* severity, or "unknown". */
 const char *
 conf_severity_name(int sev)
 {
@@ -412,6 +415,7 @@ conf_severity_name(int sev)
 	return conf_severities[sev];
 }
 
+/* Parse daemon, user or local0..local7 into LOG_*; 0 or -1. */
 int
 conf_parse_facility(const char *s, int *v)
 {
@@ -440,6 +444,10 @@ conf_seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Parse a syslog = destination: local, unix:/abs/path, udp:host:port or
+ * tcp:host:port (an IPv6 host in brackets).
+ */
 int
 conf_parse_syslog(const char *s, struct conf_syslog *d, char *err,
     size_t errlen)
@@ -1389,12 +1397,17 @@ conf_finish(struct conf_parser *p)
 	}
 }
 
+/*
+ * Read and check the file at path and the auth file of every [credentials]
+ * section.
+ */
 int
 conf_load(const char *path, struct conf **out, struct conf_errors *errs)
 {
 	return conf_load_flags(path, 0, out, errs);
 }
 
+/* conf_load() with flags: CONF_NO_SECRETS leaves credentials unread. */
 int
 conf_load_flags(const char *path, int flags, struct conf **out,
     struct conf_errors *errs)
@@ -1450,6 +1463,7 @@ done:
 	return 0;
 }
 
+/* Free c, wiping the credentials first; NULL is ignored. */
 void
 conf_free(struct conf *c)
 {
@@ -1497,6 +1511,7 @@ conf_free(struct conf *c)
 	free(c);
 }
 
+/* Free the messages in e and empty it. */
 void
 conf_errors_free(struct conf_errors *e)
 {
@@ -1509,6 +1524,7 @@ conf_errors_free(struct conf_errors *e)
 	e->n = 0;
 }
 
+/* Return the [credentials] section called name, or NULL. */
 const struct conf_credentials *
 conf_find_credentials(const struct conf *c, const char *name)
 {
@@ -1522,6 +1538,7 @@ conf_find_credentials(const struct conf *c, const char *name)
 	return NULL;
 }
 
+/* Return the rule called name (built-in or user), or NULL. */
 const struct conf_rule *
 conf_find_rule(const struct conf *c, const char *name)
 {
@@ -1532,12 +1549,14 @@ conf_find_rule(const struct conf *c, const char *name)
 	return &c->rules[i];
 }
 
+/* Return the default configuration file, SYSCONFDIR/maildatd/maildatd.conf. */
 const char *
 conf_default_path(void)
 {
 	return SYSCONFDIR "/maildatd/maildatd.conf";
 }
 
+/* Return 1 if name is one of the built-in rules, else 0. */
 int
 conf_rule_is_builtin(const char *name)
 {
@@ -1614,6 +1633,11 @@ conf_urls_dedup(char **v, size_t *n)
 	free(drop);
 }
 
+/*
+ * Build the smb:// URLs of t: each hosts entry as smb://HOST/SHARE (an IPv4
+ * range expanded to its addresses, without network and broadcast address
+ * below /31), then each url entry, in order, a URL repeated dropped.
+ */
 int
 conf_target_urls(const struct conf_target *t, char ***urls, size_t *n)
 {
@@ -1667,6 +1691,7 @@ fail:
 	return -1;
 }
 
+/* Free an array returned by conf_target_urls(). */
 void
 conf_target_urls_free(char **urls, size_t n)
 {

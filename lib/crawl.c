@@ -27,6 +27,7 @@ static const char *const crawl_outcome_names[CRAWL_NOUTCOMES] = {
 	"unreachable", "timeout", "error"
 };
 
+/* Return the contract name of an outcome ("ok", "not-postoffice", ...). */
 const char *
 crawl_outcome_name(enum crawl_outcome o)
 {
@@ -35,6 +36,7 @@ crawl_outcome_name(enum crawl_outcome o)
 	return crawl_outcome_names[o];
 }
 
+/* Parse an outcome name; returns 0 and sets *o, or -1 if unknown. */
 int
 crawl_outcome_parse(const char *name, enum crawl_outcome *o)
 {
@@ -48,6 +50,7 @@ crawl_outcome_parse(const char *name, enum crawl_outcome *o)
 	return -1;
 }
 
+/* Return the current wall clock in microseconds since the epoch. */
 int64_t
 crawl_now_us(void)
 {
@@ -57,6 +60,7 @@ crawl_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Build the UNC location string for host, port, share and path. */
 char *
 crawl_location(const char *host, uint16_t port, const char *share,
     const char *path)
@@ -76,6 +80,7 @@ crawl_location(const char *host, uint16_t port, const char *share,
 	return loc;
 }
 
+/* Return the address "NETWORK/POSTOFFICE" of a result into out. */
 void
 crawl_address(const struct crawl_result *r, char *out, size_t outlen)
 {
@@ -86,6 +91,7 @@ crawl_address(const struct crawl_result *r, char *out, size_t outlen)
 		out[0] = '\0';
 }
 
+/* Release what a result owns and zero it. */
 void
 crawl_result_free(struct crawl_result *r)
 {
@@ -98,6 +104,7 @@ crawl_result_free(struct crawl_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* Release every result in a list and the list's array. */
 void
 crawl_results_free(struct crawl_results *rs)
 {
@@ -479,12 +486,21 @@ done:
 	return out->n - before;
 }
 
+/*
+ * Crawl the location named by url ("smb://host[:port]/share[/path]") over
+ * an open smbio session and append one result per postoffice found to out
+ * (one result with the failure when there is none).
+ */
 size_t
 crawl_url(struct smbio *io, const char *url, struct crawl_results *out)
 {
 	return crawl_url_mode(io, url, out, 0);
 }
 
+/*
+ * List the shares of the host named by url ("smb://host[:port]/") and crawl
+ * each that holds a postoffice, at its root or one folder down.
+ */
 size_t
 crawl_discover(struct smbio *io, const char *url, struct crawl_results *out)
 {
@@ -536,6 +552,10 @@ done:
 	return out->n - before;
 }
 
+/*
+ * Append a result for the location url names, with outcome o and message
+ * msg: for failures found outside a crawl (probe, deadline, worker death).
+ */
 void
 crawl_result_fail(struct crawl_results *out, const char *url,
     enum crawl_outcome o, const char *msg)

@@ -7,6 +7,10 @@
 
 #include "duration.h"
 
+/*
+ * Parse "30s", "5m", "1h", "2d", "1500ms" or a bare number of seconds into
+ * milliseconds.
+ */
 int
 duration_parse(const char *s, int64_t *ms)
 {

@@ -26,6 +26,7 @@ struct fmt {
 	size_t		 nout;		/* rows written (JSON) */
 };
 
+/* Parse "table", "csv" or "json"; returns 0, or -1 if unknown. */
 int
 fmt_parse(const char *name, enum fmt_kind *k)
 {
@@ -138,6 +139,7 @@ fmt_csv_field(FILE *out, const char *s)
 	free(e);
 }
 
+/* Start output to out with ncols columns named names. */
 struct fmt *
 fmt_new(enum fmt_kind k, FILE *out, size_t ncols, const char *const *names,
     const int *intable)
@@ -179,18 +181,21 @@ fmt_cell(struct fmt *f, enum fmt_cell_type t, char *s)
 	f->ncell++;
 }
 
+/* Add a text cell to the current row; NULL is a null cell. */
 void
 fmt_text(struct fmt *f, const char *s)
 {
 	fmt_cell(f, s ? FMT_STR : FMT_NULL, s ? xstrdup(s) : NULL);
 }
 
+/* Add an integer cell. */
 void
 fmt_int(struct fmt *f, long long v)
 {
 	fmt_cell(f, FMT_NUM, xasprintf("%lld", v));
 }
 
+/* Add a floating-point cell. */
 void
 fmt_real(struct fmt *f, double v)
 {
@@ -207,6 +212,7 @@ fmt_row_free(struct fmt_cell *row, size_t n)
 	free(row);
 }
 
+/* End the current row (missing cells are null). */
 void
 fmt_endrow(struct fmt *f)
 {
@@ -316,6 +322,7 @@ fmt_table_flush(struct fmt *f)
 	free(w);
 }
 
+/* Finish the output (print a buffered table, close JSON) and free f. */
 void
 fmt_finish(struct fmt *f)
 {

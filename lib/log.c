@@ -13,6 +13,10 @@ static int	 log_to_stderr = 1;
 static int	 log_verbose;
 static const char *log_ident = "maildat";
 
+/*
+ * Set the destination: to_stderr != 0 for stderr, else syslog(3) with
+ * facility.
+ */
 void
 log_init(const char *ident, int to_stderr, int facility)
 {
@@ -23,18 +27,21 @@ log_init(const char *ident, int to_stderr, int facility)
 	tzset();
 }
 
+/* Set verbosity: 0 info and above, 1 adds debug messages. */
 void
 log_setverbose(int verbose)
 {
 	log_verbose = verbose;
 }
 
+/* Return the verbosity set by log_setverbose(). */
 int
 log_getverbose(void)
 {
 	return log_verbose;
 }
 
+/* Log at an explicit syslog(3) priority. */
 void
 log_vlog(int pri, const char *fmt, va_list ap)
 {
@@ -76,6 +83,7 @@ log_with_errno(int pri, int errnum, const char *fmt, va_list ap)
 		log_msg(pri, "%s", buf);
 }
 
+/* Log a warning followed by ": strerror(errno)". */
 void
 log_warn(const char *fmt, ...)
 {
@@ -87,6 +95,7 @@ log_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Log a warning. */
 void
 log_warnx(const char *fmt, ...)
 {
@@ -97,6 +106,7 @@ log_warnx(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Log an informational message. */
 void
 log_info(const char *fmt, ...)
 {
@@ -107,6 +117,7 @@ log_info(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Log a debug message (only when verbose). */
 void
 log_debug(const char *fmt, ...)
 {
@@ -117,6 +128,7 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Log with strerror(errno) appended, then exit(1). */
 void
 fatal(const char *fmt, ...)
 {
@@ -129,6 +141,7 @@ fatal(const char *fmt, ...)
 	exit(1);
 }
 
+/* Log, then exit(1). */
 void
 fatalx(const char *fmt, ...)
 {

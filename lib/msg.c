@@ -60,6 +60,7 @@ msg_le32(const uint8_t *p)
 
 /* --- buffers ----------------------------------------------------------- */
 
+/* Make b an empty buffer that owns no memory. */
 void
 msgbuf_init(struct msgbuf *b)
 {
@@ -68,6 +69,7 @@ msgbuf_init(struct msgbuf *b)
 	b->cap = 0;
 }
 
+/* Wipe b's bytes with explicit_bzero, release them and make b empty. */
 void
 msgbuf_free(struct msgbuf *b)
 {
@@ -78,6 +80,7 @@ msgbuf_free(struct msgbuf *b)
 	msgbuf_init(b);
 }
 
+/* Wipe b's bytes and set its length to 0, keeping the memory for reuse. */
 void
 msgbuf_reset(struct msgbuf *b)
 {
@@ -251,6 +254,10 @@ msg_frame_end(struct msg_wr *w)
 	return 0;
 }
 
+/*
+ * Append a MSG_JOB frame to out; returns 0, or -1 (out unchanged) if j->url
+ * is NULL or the frame is too large.
+ */
 int
 msg_frame_job(struct msgbuf *out, const struct msg_job *j)
 {
@@ -271,6 +278,10 @@ msg_frame_job(struct msgbuf *out, const struct msg_job *j)
 	return msg_frame_end(&w);
 }
 
+/*
+ * Append a MSG_RESULT frame to out; returns 0, or -1 (out unchanged) if r
+ * holds a value the decoder would refuse or the frame is too large.
+ */
 int
 msg_frame_result(struct msgbuf *out, uint64_t job_id,
     const struct crawl_result *r)
@@ -320,6 +331,7 @@ msg_frame_result(struct msgbuf *out, uint64_t job_id,
 	return msg_frame_end(&w);
 }
 
+/* Append a MSG_DONE frame to out. */
 void
 msg_frame_done(struct msgbuf *out, uint64_t job_id, uint32_t nresults)
 {
@@ -545,6 +557,9 @@ msg_check_len(size_t len, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Decode a MSG_JOB payload into *j; returns 0, or -1 with err and *j zeroed.
+ */
 int
 msg_decode_job(const uint8_t *p, size_t len, struct msg_job *j, char *err,
     size_t errlen)
@@ -633,6 +648,10 @@ msg_decode_routes(struct msg_rd *r, struct crawl_result *res)
 	return 0;
 }
 
+/*
+ * Decode a MSG_RESULT payload into *r (release it with crawl_result_free);
+ * returns 0, or -1 with err and *r zeroed.
+ */
 int
 msg_decode_result(const uint8_t *p, size_t len, uint64_t *job_id,
     struct crawl_result *res, char *err, size_t errlen)
@@ -674,6 +693,7 @@ msg_decode_result(const uint8_t *p, size_t len, uint64_t *job_id,
 	return -1;
 }
 
+/* Decode a MSG_DONE payload; returns 0, or -1 with err. */
 int
 msg_decode_done(const uint8_t *p, size_t len, uint64_t *job_id,
     uint32_t *nresults, char *err, size_t errlen)
@@ -695,6 +715,7 @@ msg_decode_done(const uint8_t *p, size_t len, uint64_t *job_id,
 	return 0;
 }
 
+/* Release what a job owns (wiping the password first) and zero it. */
 void
 msg_job_free(struct msg_job *j)
 {
@@ -732,6 +753,11 @@ msg_header(const uint8_t *h, uint32_t *type, uint32_t *plen, char *err,
 	return 0;
 }
 
+/*
+ * Look at buf[0..avail): 1 with *type, *payload, *plen, *framelen set when
+ * a whole frame is there, 0 when more bytes are needed, -1 with err when
+ * the header is bad (unknown type, length over MSG_MAX_PAYLOAD).
+ */
 int
 msg_frame_peek(const uint8_t *buf, size_t avail, uint32_t *type,
     const uint8_t **payload, uint32_t *plen, size_t *framelen, char *err,
@@ -766,6 +792,10 @@ msg_wait(int fd, short events)
 	return 0;
 }
 
+/*
+ * Write all of buf[0..len) to fd, retrying on EINTR and short writes;
+ * returns 0, or -1 with errno set.
+ */
 int
 msg_write_all(int fd, const uint8_t *buf, size_t len)
 {
@@ -828,6 +858,11 @@ msg_read_upto(int fd, struct msgbuf *b, size_t want)
 	return 1;
 }
 
+/*
+ * Read exactly one frame from fd into b (reset first; *payload points into
+ * b): 1 frame read, 0 clean EOF before any byte, -1 with err on error, EOF
+ * inside a frame or a bad header.
+ */
 int
 msg_read_frame(int fd, struct msgbuf *b, uint32_t *type,
     const uint8_t **payload, uint32_t *plen, char *err, size_t errlen)

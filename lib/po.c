@@ -92,6 +92,7 @@ po_utf8_put(uint32_t cp, char *out, size_t outlen, size_t *o)
 	return 0;
 }
 
+/* Decode a cp850 name field of fieldlen bytes into UTF-8 out (PO_NAME_MAX). */
 enum po_err
 po_name_decode(const uint8_t *field, size_t fieldlen, char *out,
     size_t outlen)
@@ -157,6 +158,7 @@ po_utf8_get(const char **s)
 	return cp;
 }
 
+/* Encode a UTF-8 name into a cp850 field of fieldlen bytes, NUL padded. */
 int
 po_name_encode(const char *name, uint8_t *field, size_t fieldlen)
 {
@@ -184,6 +186,10 @@ po_name_encode(const char *name, uint8_t *field, size_t fieldlen)
 	return 0;
 }
 
+/*
+ * Write the 20 lower-case hex digits of a raw serial into out
+ * (PO_SERIAL_HEX).
+ */
 void
 po_serial_hex(const uint8_t raw[PO_SERIAL_LEN], char *out, size_t outlen)
 {
@@ -202,6 +208,11 @@ po_serial_hex(const uint8_t raw[PO_SERIAL_LEN], char *out, size_t outlen)
 	out[2 * PO_SERIAL_LEN] = '\0';
 }
 
+/*
+ * Write the display form of a raw serial into out: "22-28798" style where
+ * the decoded text is 7 or 9 digits or already has a dash, else "raw:" and
+ * 20 hex digits.
+ */
 void
 po_serial_display(const uint8_t raw[PO_SERIAL_LEN], char *out, size_t outlen)
 {
@@ -236,6 +247,10 @@ po_serial_display(const uint8_t raw[PO_SERIAL_LEN], char *out, size_t outlen)
 	po_serial_hex(raw, out + 4, outlen - 4);
 }
 
+/*
+ * Encode a serial written "xx-yyyyy" or digits only into its raw form (the
+ * inverse of po_serial_display).
+ */
 int
 po_serial_encode(const char *text, uint8_t raw[PO_SERIAL_LEN])
 {
@@ -269,6 +284,7 @@ po_serial_encode(const char *text, uint8_t raw[PO_SERIAL_LEN])
 	return 0;
 }
 
+/* Return the sum of the raw serial bytes, as stored at offset 132. */
 uint16_t
 po_serial_checksum(const uint8_t raw[PO_SERIAL_LEN])
 {
@@ -280,12 +296,14 @@ po_serial_checksum(const uint8_t raw[PO_SERIAL_LEN])
 	return sum;
 }
 
+/* Return 1 if the master's stored serial checksum matches its serial bytes. */
 int
 po_checksum_ok(const struct po_master *m)
 {
 	return m->checksum_stored == m->checksum_computed;
 }
 
+/* Return "msmail", "wgpo", "connector" or "unknown". */
 const char *
 po_kind_name(enum po_kind kind)
 {
@@ -302,6 +320,10 @@ po_kind_name(enum po_kind kind)
 	return "unknown";
 }
 
+/*
+ * Write the name of a NETWORK.GLB record type into out: "msmail",
+ * "connector", "x400", "smtp", "mhs", or "gateway-N" / "type-N".
+ */
 void
 po_route_type_name(uint8_t type, char *out, size_t outlen)
 {
@@ -328,6 +350,7 @@ po_route_type_name(uint8_t type, char *out, size_t outlen)
 	}
 }
 
+/* Return a short fixed description of an error code. */
 const char *
 po_strerror(enum po_err e)
 {
@@ -368,6 +391,7 @@ po_name_field(const uint8_t *buf, size_t off, const char *what, char *out,
 	return e;
 }
 
+/* Parse MASTER.GLB from buf[0..len). */
 enum po_err
 po_parse_master(const uint8_t *buf, size_t len, struct po_master *m,
     char *err, size_t errlen)
@@ -420,6 +444,7 @@ po_record_status(const uint8_t *rec, size_t i, size_t off, int *active,
 	return PO_OK;
 }
 
+/* Parse NETWORK.GLB. */
 enum po_err
 po_parse_network(const uint8_t *buf, size_t len, struct po_network **out,
     size_t *n, char *err, size_t errlen)
@@ -483,6 +508,7 @@ fail:
 	return e;
 }
 
+/* Parse one XTN file. */
 enum po_err
 po_parse_xtn(const uint8_t *buf, size_t len, struct po_xtn **out, size_t *n,
     char *err, size_t errlen)

@@ -98,6 +98,10 @@ rules_add(struct rules *rs, const char *name, int builtin, int severity,
 	r->renotify_ms = renotify_ms;
 }
 
+/*
+ * Build the rules of configuration c: the built-in rules not switched off
+ * (with their configured severity and renotify), then the user rules.
+ */
 int
 rules_build(const struct conf *c, sqlite3 *db, struct rules *out,
     struct conf_errors *errs)
@@ -149,6 +153,7 @@ rules_build(const struct conf *c, sqlite3 *db, struct rules *out,
 	return 0;
 }
 
+/* Free the rules in rs. */
 void
 rules_free(struct rules *rs)
 {
@@ -177,6 +182,7 @@ rules_event(struct rules_events *ev, enum rules_what what, int64_t id,
 	e->message = xstrdup(message);
 }
 
+/* Free the events in ev. */
 void
 rules_events_free(struct rules_events *ev)
 {
@@ -452,6 +458,11 @@ rules_clear_orphans(sqlite3 *db, struct rules_stmts *s,
 	return rc;
 }
 
+/*
+ * Run every rule of rs over st's database at time now_us and reconcile the
+ * alerts in one BEGIN IMMEDIATE transaction; open alerts of rules no longer
+ * in rs are cleared.
+ */
 int
 rules_eval(struct store *st, const struct rules *rs, int64_t now_us,
     struct rules_events *ev, char *err, size_t errlen)
@@ -507,6 +518,11 @@ out:
 	return 0;
 }
 
+/*
+ * Return the text of event e for syslog (the sink escapes control
+ * characters): "alert 17 raised: duplicate-serial [err]: The postoffice
+ * ...".
+ */
 char *
 rules_event_text(const struct rules_event *e)
 {

@@ -185,6 +185,7 @@ sink_escape_max(const char *msg, size_t max)
 	return d;
 }
 
+/* Return a malloc'd copy of msg, bytes below 0x20 and 0x7f as \xNN. */
 char *
 sink_escape(const char *msg)
 {
@@ -559,6 +560,7 @@ sink_tcp_run(struct sink *s)
 
 /* --- the interface ------------------------------------------------------- */
 
+/* Open spec (local, unix:/p, udp:h:p, tcp:h:p) for ident; 0, or -1 and err. */
 int
 sink_open(const char *spec, int facility, const char *ident,
     struct sink **out, char *err, size_t errlen)
@@ -616,6 +618,9 @@ sink_open(const char *spec, int facility, const char *ident,
 	return 0;
 }
 
+/*
+ * Send msg, escaped, at LOG_* severity; 0 sent (TCP: queued), or -1 and err.
+ */
 int
 sink_send(struct sink *s, int severity, const char *msg, char *err,
     size_t errlen)
@@ -659,6 +664,7 @@ sink_send(struct sink *s, int severity, const char *msg, char *err,
 	return r;
 }
 
+/* Write queued TCP messages without blocking; the number left, 0 when none. */
 int
 sink_flush(struct sink *s)
 {
@@ -668,6 +674,7 @@ sink_flush(struct sink *s)
 	return (int)s->qlen;
 }
 
+/* Return the fd to watch for writability (TCP with work pending), or -1. */
 int
 sink_fd(struct sink *s)
 {
@@ -679,12 +686,14 @@ sink_fd(struct sink *s)
 	return -1;
 }
 
+/* Return the last TCP connection error, or NULL while connected. */
 const char *
 sink_lasterror(const struct sink *s)
 {
 	return s->lasterr;
 }
 
+/* Store the counts of messages sent, failed and dropped; NULLs are skipped. */
 void
 sink_stats(const struct sink *s, unsigned long *sent, unsigned long *failed,
     unsigned long *dropped)
@@ -697,6 +706,7 @@ sink_stats(const struct sink *s, unsigned long *sent, unsigned long *failed,
 		*dropped = s->dropped;
 }
 
+/* Flush TCP for about a second at most, close, free s; NULL is ignored. */
 void
 sink_close(struct sink *s)
 {

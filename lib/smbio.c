@@ -248,6 +248,7 @@ smbio_restore_home(char *oldhome)
 		unsetenv("HOME");
 }
 
+/* Create a session with options o. */
 struct smbio *
 smbio_open(const struct smbio_opts *o, char *err, size_t errlen)
 {
@@ -348,6 +349,7 @@ smbio_wipe(char *s)
 	}
 }
 
+/* Close the session, dropping its cached connections. */
 void
 smbio_close(struct smbio *io)
 {
@@ -361,6 +363,10 @@ smbio_close(struct smbio *io)
 	free(io);
 }
 
+/*
+ * Remove the private directory smbio made for libsmbclient's configuration
+ * and caches; call once, when the process is done with SMB.
+ */
 void
 smbio_cleanup(void)
 {
@@ -527,6 +533,10 @@ smbio_tcp_try(const char *host, const char *port, int timeout_ms)
 	return e;
 }
 
+/*
+ * Check that host accepts TCP on port (or 445, then 139, when port is 0)
+ * within the connect timeout.
+ */
 int
 smbio_probe(struct smbio *io, const char *host, uint16_t port,
     struct smbio_status *st)
@@ -563,6 +573,7 @@ smbio_probe(struct smbio *io, const char *host, uint16_t port,
 	return -1;
 }
 
+/* List the directory at url (without "." and ".."). */
 int
 smbio_listdir(struct smbio *io, const char *url, struct smbio_dirent **v,
     size_t *n, struct smbio_status *st)
@@ -609,6 +620,7 @@ smbio_listdir(struct smbio *io, const char *url, struct smbio_dirent **v,
 	return 0;
 }
 
+/* Free a listing returned by smbio_listdir(). */
 void
 smbio_dirents_free(struct smbio_dirent *v, size_t n)
 {
@@ -676,6 +688,7 @@ out:
 	return rc;
 }
 
+/* Read the whole file at url, at most cap bytes. */
 int
 smbio_readfile(struct smbio *io, const char *url, size_t cap, uint8_t **buf,
     size_t *len, struct smbio_status *st)

@@ -70,6 +70,7 @@ smburl_badchars(const char *s)
 	return 0;
 }
 
+/* Parse url into u. */
 int
 smburl_parse(const char *url, int allow_no_share, struct smburl *u,
     char *err, size_t errlen)
@@ -210,6 +211,10 @@ smburl_append(char **b, size_t *len, size_t *cap, const char *s, int escape)
 	(*b)[*len] = '\0';
 }
 
+/*
+ * Build the URL libsmbclient should open for u plus an optional extra
+ * relative path (NULL or "" for none), percent-encoding each component.
+ */
 char *
 smburl_format(const struct smburl *u, const char *extra)
 {
@@ -244,6 +249,7 @@ smburl_format(const struct smburl *u, const char *extra)
 	return b;
 }
 
+/* Free what u owns and zero it. */
 void
 smburl_free(struct smburl *u)
 {

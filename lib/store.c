@@ -504,6 +504,7 @@ store_setup_query(struct store *st, const char *path, char *err,
 	return 0;
 }
 
+/* Open the database at path. */
 int
 store_open(const char *path, int flags, struct store **out, char *err,
     size_t errlen)
@@ -562,6 +563,7 @@ fail:
 	return -1;
 }
 
+/* Close the database and free st; NULL is ignored. */
 void
 store_close(struct store *st)
 {
@@ -580,24 +582,28 @@ store_close(struct store *st)
 	free(st);
 }
 
+/* Return the SQLite handle, for callers that need more than this API. */
 sqlite3 *
 store_db(struct store *st)
 {
 	return st->db;
 }
 
+/* Return the schema version (PRAGMA user_version) of the open database. */
 int
 store_schema_version(struct store *st)
 {
 	return st->version;
 }
 
+/* Return the schema version this build creates: the number of migrations. */
 int
 store_schema_latest(void)
 {
 	return store_nmigrations;
 }
 
+/* Set how long a statement waits for a lock before failing; 0 or -1. */
 int
 store_set_busy_timeout(struct store *st, int ms)
 {
@@ -990,6 +996,7 @@ out:
 	return rc;
 }
 
+/* Save n results in one transaction, as store_save() would one by one. */
 int
 store_save_batch(struct store *st, const struct crawl_result *v, size_t n,
     char *err, size_t errlen)
@@ -1027,6 +1034,11 @@ store_save_batch(struct store *st, const struct crawl_result *v, size_t n,
 	return 0;
 }
 
+/*
+ * Save one crawl result in one BEGIN IMMEDIATE transaction: the location, a
+ * crawl row, identity changes as postoffice_history rows, the identity
+ * itself and the routes (see store.c for what a failed crawl keeps).
+ */
 int
 store_save(struct store *st, const struct crawl_result *r, char *err,
     size_t errlen)
@@ -1061,6 +1073,10 @@ store_sql_blank(const char *sql)
 	return 1;
 }
 
+/*
+ * store_query() with nparams text parameters bound to ?1..?N (a NULL entry
+ * binds NULL); their number must match what the statement uses.
+ */
 int
 store_query_params(struct store *st, const char *sql,
     const char *const *params, int nparams, store_row_fn *row, void *arg,
@@ -1132,6 +1148,10 @@ fail:
 	return -1;
 }
 
+/*
+ * Run one SQL statement (a trailing second statement is refused) and call
+ * row, unless NULL, for each result row.
+ */
 int
 store_query(struct store *st, const char *sql, store_row_fn *row, void *arg,
     char *err, size_t errlen)

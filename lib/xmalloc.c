@@ -9,6 +9,7 @@
 #include "log.h"
 #include "xmalloc.h"
 
+/* Allocate size bytes (size 0 is treated as 1); never returns NULL. */
 void *
 xmalloc(size_t size)
 {
@@ -19,6 +20,7 @@ xmalloc(size_t size)
 	return p;
 }
 
+/* Allocate a zeroed array of nmemb * size bytes, checking for overflow. */
 void *
 xcalloc(size_t nmemb, size_t size)
 {
@@ -32,6 +34,7 @@ xcalloc(size_t nmemb, size_t size)
 	return p;
 }
 
+/* Resize ptr to nmemb * size bytes, checking for overflow. */
 void *
 xreallocarray(void *ptr, size_t nmemb, size_t size)
 {
@@ -45,6 +48,7 @@ xreallocarray(void *ptr, size_t nmemb, size_t size)
 	return p;
 }
 
+/* Duplicate a NUL-terminated string. */
 char *
 xstrdup(const char *s)
 {
@@ -55,6 +59,7 @@ xstrdup(const char *s)
 	return p;
 }
 
+/* Duplicate at most n bytes of s and NUL-terminate the copy. */
 char *
 xstrndup(const char *s, size_t n)
 {
@@ -65,6 +70,7 @@ xstrndup(const char *s, size_t n)
 	return p;
 }
 
+/* Format into a newly allocated string. */
 char *
 xasprintf(const char *fmt, ...)
 {
