@@ -436,6 +436,7 @@ crawl_url_mode(struct smbio *io, const char *url, struct crawl_results *out,
 		crawl_result_fail(out, url, CRAWL_ERROR, err);
 		return 1;
 	}
+	smbio_server(io, u.host, u.port);
 	if ((!quiet && smbio_probe(io, u.host, u.port, &st) == -1) ||
 	    crawl_list(io, &u, "", &v, &n, &st) == -1) {
 		if (quiet) {
@@ -518,6 +519,7 @@ crawl_discover(struct smbio *io, const char *url, struct crawl_results *out)
 		smburl_free(&u);
 		return crawl_url(io, url, out);
 	}
+	smbio_server(io, u.host, u.port);
 	if (smbio_probe(io, u.host, u.port, &st) == -1 ||
 	    crawl_list(io, &u, "", &v, &n, &st) == -1) {
 		r = crawl_new_result(out, &u, "", started);

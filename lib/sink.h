@@ -5,7 +5,7 @@
  *			openlog(ident, LOG_PID | LOG_NDELAY, facility), which
  *			replaces the ident and facility log_init() set
  *	unix:/path	an AF_UNIX datagram socket, RFC 3164 frames:
- *			"<PRI>Mmm dd hh:mm:ss HOSTNAME IDENT[PID]: MSG"
+ *			"<PRI>Mmm dd hh:mm:ss IDENT[PID]: MSG"
  *	udp:host:port	RFC 5424 datagrams:
  *			"<PRI>1 2026-11-24T03:07:15.123456Z HOSTNAME IDENT PID
  *			alert - MSG"; host resolved once, at open

@@ -43,6 +43,7 @@ struct smbio {
 	char		*domain;
 	int		 connect_timeout_ms;
 	char		 protocols[64];	/* "NT1 to SMB3", for messages */
+	char		*server;	/* "host:port" of the cached connections */
 };
 
 /*
@@ -360,7 +361,24 @@ smbio_close(struct smbio *io)
 	smbio_wipe(io->username);
 	smbio_wipe(io->password);
 	smbio_wipe(io->domain);
+	free(io->server);
 	free(io);
+}
+
+/* Point io at host:port, dropping cached connections to any other server. */
+void
+smbio_server(struct smbio *io, const char *host, uint16_t port)
+{
+	char *key = xasprintf("%s:%u", host, port);
+
+	/*
+	 * libsmbclient finds a cached connection by server name, share and
+	 * user, not by port: two servers on one host would share one.
+	 */
+	if (io->server != NULL && strcmp(io->server, key) != 0)
+		smbc_getFunctionPurgeCachedServers(io->ctx)(io->ctx);
+	free(io->server);
+	io->server = key;
 }
 
 /*

@@ -55,6 +55,14 @@ void		 smbio_close(struct smbio *io);
 void		 smbio_cleanup(void);
 
 /*
+ * Announce that the next operations go to host:port.  Connections cached
+ * for another server are dropped first, since libsmbclient's cache does not
+ * tell servers on one host apart by port.  Call before each crawl.
+ */
+void		 smbio_server(struct smbio *io, const char *host,
+		    uint16_t port);
+
+/*
  * Check that host accepts TCP on port (or 445, then 139, when port is 0)
  * within the connect timeout.  Returns 0, or -1 with st set to
  * unreachable or timeout.
