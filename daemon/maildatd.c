@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -37,6 +38,7 @@
 #include "rules.h"
 #include "sched.h"
 #include "sink.h"
+#include "smbio.h"
 #include "store.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -254,7 +256,8 @@ maildatd_reload(char *msg, size_t msglen)
 		return -1;
 	}
 	if ((rs = maildatd_rules(c, store_db(st ? st : env->store), msg,
-	    msglen)) == NULL || (strcmp(c->syslog, env->conf->syslog) != 0 &&
+	    msglen)) == NULL || ((strcmp(c->syslog, env->conf->syslog) != 0 ||
+	    c->syslog_facility != env->conf->syslog_facility) &&
 	    (sk = maildatd_sink(c, msg, msglen)) == NULL)) {
 		log_warnx("configuration not reloaded; the old one stays in "
 		    "force");
@@ -435,11 +438,30 @@ maildatd_rlimit(void)
 	}
 }
 
-enum { OPT_ONCE = 256, OPT_WORKER };
+/*
+ * The program workers run: this one, as /proc/self/exe names it.  (Under
+ * valgrind that name is the client program's, as it should be; exec of
+ * /proc/self/exe itself would start valgrind's tool.)
+ */
+static char *
+maildatd_self(const char *argv0)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return xstrdup(argv0);
+	self[n] = '\0';
+	return xstrdup(self);
+}
+
+enum { OPT_ONCE = 256, OPT_WORKER, OPT_STATEDIR };
 
 static const struct option longopts[] = {
 	{ "once",	no_argument,	NULL, OPT_ONCE },
 	{ "worker",	no_argument,	NULL, OPT_WORKER },
+	{ "statedir",	required_argument, NULL, OPT_STATEDIR },
 	{ "help",	no_argument,	NULL, 'h' },
 	{ "version",	no_argument,	NULL, 'V' },
 	{ NULL,		0,		NULL, 0 }
@@ -451,8 +473,8 @@ main(int argc, char **argv)
 {
 	struct passwd *pw = NULL;
 	struct store *st;
-	char err[512], *wargv[8];
-	const char *conf_path = conf_default_path();
+	char err[512], *wargv[10], *self, rundir[] = "/tmp/maildatd.XXXXXX";
+	const char *conf_path = conf_default_path(), *statedir = NULL;
 	int ch, debug = 0, fg_syslog = 0, check = 0, once = 0, worker = 0;
 	int verbose = 0, wargc = 0, i;
 
@@ -479,6 +501,9 @@ main(int argc, char **argv)
 		case OPT_WORKER:
 			worker = 1;
 			break;
+		case OPT_STATEDIR:
+			statedir = optarg;
+			break;
 		case 'V':
 			printf("maildatd %s\n", PACKAGE_VERSION);
 			return 0;
@@ -493,7 +518,7 @@ main(int argc, char **argv)
 		/* A crawl worker: fd 3 is the parent's socketpair. */
 		log_init("maildatd-worker", debug, LOG_DAEMON);
 		log_setverbose(verbose);
-		return worker_main(3);
+		return worker_main(3, statedir);
 	}
 
 	log_init("maildatd", 1, LOG_DAEMON);
@@ -546,8 +571,13 @@ main(int argc, char **argv)
 	if ((env->sink = maildatd_sink(env->conf, NULL, 0)) == NULL)
 		fatalx("cannot open the syslog destination %s",
 		    env->conf->syslog);
+	self = maildatd_self(argv[0]);
+	pool_open_program(self);
 	if (pw != NULL)
 		maildatd_drop(pw);
+	/* Workers keep libsmbclient's state here; removed at exit. */
+	if (mkdtemp(rundir) == NULL)
+		fatal("mkdtemp %s", rundir);
 
 	/* Check the database now, while errors still reach the terminal. */
 	if (store_open(env->conf->database, STORE_RDWR | STORE_CREATE, &st,
@@ -595,12 +625,14 @@ main(int argc, char **argv)
 
 	wargv[wargc++] = (char *)"maildatd";
 	wargv[wargc++] = (char *)"--worker";
+	wargv[wargc++] = (char *)"--statedir";
+	wargv[wargc++] = rundir;
 	if (debug)
 		wargv[wargc++] = (char *)"-d";
 	for (i = 0; i < verbose && i < 2; i++)
 		wargv[wargc++] = (char *)"-v";
 	wargv[wargc] = NULL;
-	pool_init(env->base, wargv);
+	pool_init(env->base, self, wargv, rundir);
 	pool_configure(env->conf->workers, env->conf->jobs_per_worker);
 	probe_init(env->base, env->dns);
 	sched_load(env->conf);
@@ -615,6 +647,8 @@ main(int argc, char **argv)
 	control_close();
 	probe_cancel_all();
 	pool_kill_all();
+	smbio_rmtree(rundir);
+	free(self);
 	if (sched_flush_pending() == -1)
 		log_warnx("database still failing at exit: held results lost");
 	sched_free();

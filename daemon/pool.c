@@ -20,9 +20,12 @@
 #include "maildatd.h"
 #include "msg.h"
 #include "pool.h"
+#include "smbio.h"
 #include "xmalloc.h"
 
 #define POOL_WORKER_FD	3
+
+extern char **environ;
 
 enum worker_state {
 	W_IDLE,
@@ -41,12 +44,19 @@ struct worker {
 	int			 timed_out;
 	unsigned		 jobs;
 	int			 retiring;	/* told to exit */
+	int64_t			 spawned_ms;	/* monotonic */
+	int64_t			 job_started_us;
 };
 
 static TAILQ_HEAD(, worker)	workers = TAILQ_HEAD_INITIALIZER(workers);
 static TAILQ_HEAD(, pool_job)	queue = TAILQ_HEAD_INITIALIZER(queue);
 static struct event_base	*pool_base;
+static const char		*pool_path;
+static int			 pool_exe_fd = -1;	/* the program */
 static char			**pool_argv;
+static const char		*pool_rundir;
+static struct event		*pool_refill_ev;
+static int			 pool_quick_deaths;	/* in a row */
 static int			 pool_want;
 static int			 pool_recycle = 100;
 static int			 pool_stopping;
@@ -56,13 +66,38 @@ static uint64_t			 pool_nreplaced;
 
 static void	pool_dispatch(void);
 static void	pool_spawn(void);
+static void	pool_fill(void);
+static void	pool_refill(evutil_socket_t, short, void *);
 
 /* Set up the pool; argv is the worker command line (argv[0] any name). */
 void
-pool_init(struct event_base *base, char **argv)
+pool_open_program(const char *path)
+{
+	/*
+	 * Workers run the file opened now, even if an upgrade replaces the
+	 * one at path later: parent and workers always speak alike.
+	 */
+	if ((pool_exe_fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		fatal("cannot open %s to start crawl workers", path);
+	pool_path = path;
+}
+
+/*
+ * Set up the pool: path is the program to run, argv the worker command
+ * line, rundir the private directory for the workers' state.
+ */
+void
+pool_init(struct event_base *base, const char *path, char **argv,
+    const char *rundir)
 {
 	pool_base = base;
+	if (pool_exe_fd == -1)
+		pool_open_program(path);
 	pool_argv = argv;
+	pool_rundir = rundir;
+	pool_refill_ev = evtimer_new(base, pool_refill, NULL);
+	if (pool_refill_ev == NULL)
+		fatalx("evtimer_new");
 }
 
 /* Counters for status. */
@@ -138,7 +173,8 @@ pool_job_end(struct worker *w, enum crawl_outcome fail, const char *msg)
 	if (w->deadline != NULL)
 		evtimer_del(w->deadline);
 	pool_ndone++;
-	job->done(job->arg, &w->results, fail, msg);
+	pool_quick_deaths = 0;		/* a worker got as far as a job */
+	job->done(job->arg, &w->results, fail, msg, w->job_started_us);
 	crawl_results_free(&w->results);
 	pool_job_free(job);
 }
@@ -308,13 +344,15 @@ pool_spawn(void)
 				_exit(1);
 		} else if (dup2(sv[1], POOL_WORKER_FD) == -1)
 			_exit(1);
-		execv("/proc/self/exe", pool_argv);
+		fexecve(pool_exe_fd, pool_argv, environ);
+		log_warn("cannot start a crawl worker: %s", pool_path);
 		_exit(127);
 	}
 	close(sv[1]);
 	w = xcalloc(1, sizeof(*w));
 	w->pid = pid;
 	w->state = W_IDLE;
+	w->spawned_ms = maildatd_now_ms();
 	evutil_make_socket_nonblocking(sv[0]);
 	w->bev = bufferevent_socket_new(pool_base, sv[0], BEV_OPT_CLOSE_ON_FREE);
 	if (w->bev == NULL)
@@ -334,10 +372,58 @@ pool_fill(void)
 {
 	int n;
 
-	if (pool_stopping)
+	if (pool_stopping || evtimer_pending(pool_refill_ev, NULL))
 		return;
 	for (n = pool_alive(); n < pool_want; n++)
 		pool_spawn();
+}
+
+static void
+pool_refill(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	pool_fill();
+	pool_dispatch();
+}
+
+/*
+ * A worker died before it finished a single job: wait before starting
+ * another, twice as long each time in a row (0.1 s up to 30 s), so a
+ * worker that cannot start does not spin.
+ */
+static void
+pool_backoff(const char *why)
+{
+	struct timeval tv;
+	int64_t ms = 100;
+	int i;
+
+	for (i = 0; i < pool_quick_deaths && ms < 30000; i++)
+		ms *= 2;
+	if (ms > 30000)
+		ms = 30000;
+	pool_quick_deaths++;
+	if (pool_quick_deaths == 3)
+		log_warnx("crawl workers keep dying at start (%s); retrying "
+		    "at most every 30 s", why);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(pool_refill_ev, &tv);
+}
+
+/* Remove the state directory of the worker with pid. */
+static void
+pool_rmstate(pid_t pid)
+{
+	char *dir;
+
+	if (pool_rundir == NULL)
+		return;
+	dir = xasprintf("%s/w%ld", pool_rundir, (long)pid);
+	smbio_rmtree(dir);
+	free(dir);
 }
 
 static void
@@ -359,6 +445,7 @@ pool_dispatch(void)
 		w->job = job;
 		w->state = W_BUSY;
 		w->timed_out = 0;
+		w->job_started_us = crawl_now_us();
 		msgbuf_init(&b);
 		msg_frame_job(&b, &job->mj);
 		bufferevent_write(w->bev, b.data, b.len);
@@ -399,7 +486,8 @@ void
 pool_submit(struct pool_job *job)
 {
 	if (pool_stopping) {
-		job->done(job->arg, NULL, CRAWL_ERROR, "maildatd is stopping");
+		job->done(job->arg, NULL, CRAWL_ERROR, "maildatd is stopping",
+		    0);
 		pool_job_free(job);
 		return;
 	}
@@ -443,10 +531,16 @@ pool_reap(void)
 					    (long)pid, why, w->job->mj.url);
 					pool_job_end(w, CRAWL_ERROR, msg);
 				}
-			} else if (!w->retiring && !pool_stopping)
+			} else if (!w->retiring && !pool_stopping &&
+			    pool_quick_deaths < 3)
 				log_warnx("worker %ld %s", (long)pid, why);
-			if (!w->retiring)
+			if (!w->retiring) {
 				pool_nreplaced++;
+				if (w->jobs == 0 && maildatd_now_ms() -
+				    w->spawned_ms < 1000 && !pool_stopping)
+					pool_backoff(why);
+			}
+			pool_rmstate(pid);
 			pool_worker_close(w);
 			event_free(w->deadline);
 			crawl_results_free(&w->results);
@@ -470,7 +564,8 @@ pool_shutdown(void)
 	while ((job = TAILQ_FIRST(&queue)) != NULL) {
 		TAILQ_REMOVE(&queue, job, entry);
 		pool_nqueued--;
-		job->done(job->arg, NULL, CRAWL_ERROR, "maildatd is stopping");
+		job->done(job->arg, NULL, CRAWL_ERROR, "maildatd is stopping",
+		    0);
 		pool_job_free(job);
 	}
 	TAILQ_FOREACH(w, &workers, entry)
@@ -485,11 +580,30 @@ void
 pool_kill_all(void)
 {
 	struct worker *w, *tmp;
-	int status;
+	int status, i, left;
 
+	/* Idle workers exit on end of file: give them a moment to tidy up. */
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->job == NULL)
+			pool_worker_close(w);
+	for (i = 0; i < 100; i++) {
+		left = 0;
+		TAILQ_FOREACH(w, &workers, entry)
+			if (w->pid != 0 && waitpid(w->pid, &status, WNOHANG) ==
+			    0)
+				left++;
+			else
+				w->pid = 0;
+		if (left == 0)
+			break;
+		usleep(20 * 1000);
+	}
 	TAILQ_FOREACH_SAFE(w, &workers, entry, tmp) {
-		kill(w->pid, SIGKILL);
-		waitpid(w->pid, &status, 0);
+		if (w->pid != 0) {
+			kill(w->pid, SIGKILL);
+			waitpid(w->pid, &status, 0);
+			pool_rmstate(w->pid);
+		}
 		if (w->job != NULL)
 			pool_job_end(w, CRAWL_ERROR, "maildatd stopped");
 		pool_worker_close(w);
@@ -497,5 +611,13 @@ pool_kill_all(void)
 		crawl_results_free(&w->results);
 		TAILQ_REMOVE(&workers, w, entry);
 		free(w);
+	}
+	if (pool_refill_ev != NULL) {
+		event_free(pool_refill_ev);
+		pool_refill_ev = NULL;
+	}
+	if (pool_exe_fd != -1) {
+		close(pool_exe_fd);
+		pool_exe_fd = -1;
 	}
 }

@@ -21,9 +21,11 @@ struct event_base;
  * finished it; else CRAWL_TIMEOUT or CRAWL_ERROR with msg, and rs holds
  * what arrived before.  The callee may take the results out of rs.  rs is
  * NULL when the job was cancelled before it ran (the pool is stopping).
+ * started_us is when a worker took the job (0 if none did).
  */
 typedef void	pool_done_fn(void *arg, struct crawl_results *rs,
-		    enum crawl_outcome fail, const char *msg);
+		    enum crawl_outcome fail, const char *msg,
+		    int64_t started_us);
 
 struct pool_job {
 	TAILQ_ENTRY(pool_job)	 entry;
@@ -33,8 +35,19 @@ struct pool_job {
 	void			*arg;
 };
 
-/* Set up the pool; argv is the worker command line (argv[0] any name). */
-void	pool_init(struct event_base *base, char **argv);
+/*
+ * Open the program workers run (before privileges are dropped); the pool
+ * starts that very file, even if path is replaced later.
+ */
+void	pool_open_program(const char *path);
+
+/*
+ * Set up the pool: path is the program to run, argv the worker command
+ * line, rundir the private directory under which each worker keeps its
+ * libsmbclient state in "w<pid>" (removed when the worker is reaped).
+ */
+void	pool_init(struct event_base *base, const char *path, char **argv,
+	    const char *rundir);
 
 /* Set the number of workers and the recycling threshold; spawns as needed. */
 void	pool_configure(int nworkers, int jobs_per_worker);

@@ -463,7 +463,7 @@ sched_unit_done(struct unit *u, struct crawl_results *rs)
 
 static void
 sched_job_done(void *arg, struct crawl_results *rs, enum crawl_outcome fail,
-    const char *msg)
+    const char *msg, int64_t started_us)
 {
 	struct unit *u = arg;
 	struct crawl_results mine;
@@ -477,8 +477,11 @@ sched_job_done(void *arg, struct crawl_results *rs, enum crawl_outcome fail,
 	mine = *rs;
 	rs->v = NULL;
 	rs->n = 0;
-	if (fail != CRAWL_OK)
+	if (fail != CRAWL_OK) {
 		crawl_result_fail(&mine, u->url, fail, msg);
+		if (started_us != 0)	/* the crawl began when the job did */
+			mine.v[mine.n - 1].started_us = started_us;
+	}
 	sched_add_missing(u, &mine);
 	sched_unit_done(u, &mine);
 }

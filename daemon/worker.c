@@ -20,6 +20,7 @@
 struct worker_session {
 	struct smbio	*io;
 	struct msg_job	 opts;		/* the options io was opened with */
+	char		*statedir;	/* for libsmbclient, or NULL */
 };
 
 static int
@@ -76,6 +77,7 @@ worker_session(struct worker_session *s, const struct msg_job *j, char *err,
 	o.max_protocol = j->max_protocol;
 	o.smb_conf = j->smb_conf;
 	o.connect_timeout_ms = j->connect_timeout_ms;
+	o.statedir = s->statedir;
 	/*
 	 * Each SMB request times out a little before the parent's deadline
 	 * for the whole job, so a stalled server gives a "timeout" outcome
@@ -141,7 +143,7 @@ worker_job(int fd, struct worker_session *s, const struct msg_job *j)
  * the exit status.
  */
 int
-worker_main(int fd)
+worker_main(int fd, const char *statedir)
 {
 	struct worker_session s;
 	struct msg_job j;
@@ -155,6 +157,8 @@ worker_main(int fd)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);	/* the parent decides when we stop */
 	memset(&s, 0, sizeof(s));
+	if (statedir != NULL)
+		s.statedir = xasprintf("%s/w%ld", statedir, (long)getpid());
 	msgbuf_init(&b);
 	for (;;) {
 		rc = msg_read_frame(fd, &b, &type, &payload, &plen, err,
@@ -183,6 +187,10 @@ worker_main(int fd)
 	msgbuf_free(&b);
 	worker_session_close(&s);
 	smbio_cleanup();
+	if (s.statedir != NULL) {
+		smbio_rmtree(s.statedir);
+		free(s.statedir);
+	}
 	close(fd);
 	return rc == -1 ? 1 : 0;
 }

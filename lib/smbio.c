@@ -381,15 +381,19 @@ smbio_server(struct smbio *io, const char *host, uint16_t port)
 	io->server = key;
 }
 
-/*
- * Remove the private directory smbio made for libsmbclient's configuration
- * and caches; call once, when the process is done with SMB.
- */
+/* Remove the directory tree at dir (a private state directory). */
+void
+smbio_rmtree(const char *dir)
+{
+	nftw(dir, smbio_rm, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Remove the private directory smbio made, when it made one. */
 void
 smbio_cleanup(void)
 {
 	if (smbio_statedir != NULL && smbio_statedir_ours)
-		nftw(smbio_statedir, smbio_rm, 8, FTW_DEPTH | FTW_PHYS);
+		smbio_rmtree(smbio_statedir);
 	free(smbio_statedir);
 	smbio_statedir = NULL;
 	smbio_statedir_ours = 0;
@@ -435,10 +439,21 @@ smbio_classify(int e, const char *what, struct smbio_status *st)
 		return;
 	}
 	if (smbio_seen.login_failed) {
+		const char *t = smbio_seen.login_text;
+		const char *guess = " (NT_STATUS_LOGON_FAILURE)";
+
+		/* Without a status code, name it from the server's words. */
+		if (strstr(t, "locked") != NULL)
+			guess = " (NT_STATUS_ACCOUNT_LOCKED_OUT)";
+		else if (strstr(t, "disabled") != NULL)
+			guess = " (NT_STATUS_ACCOUNT_DISABLED)";
+		else if (strstr(t, "password has expired") != NULL)
+			guess = " (NT_STATUS_PASSWORD_EXPIRED)";
+		else if (strstr(t, "account has expired") != NULL)
+			guess = " (NT_STATUS_ACCOUNT_EXPIRED)";
 		smbio_set(st, CRAWL_AUTH_FAILED, "%s: logon failed: %s%s", what,
-		    smbio_seen.login_text[0] ? smbio_seen.login_text :
-		    "the server refused the credentials",
-		    name ? status : " (NT_STATUS_LOGON_FAILURE)");
+		    t[0] ? t : "the server refused the credentials",
+		    name ? status : guess);
 		return;
 	}
 	if (name != NULL && (strstr(name, "LOGON") != NULL ||

@@ -54,6 +54,9 @@ void		 smbio_close(struct smbio *io);
  */
 void		 smbio_cleanup(void);
 
+/* Remove the directory tree at dir (a state directory smbio was given). */
+void		 smbio_rmtree(const char *dir);
+
 /*
  * Announce that the next operations go to host:port.  Connections cached
  * for another server are dropped first, since libsmbclient's cache does not
