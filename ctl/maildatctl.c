@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -330,9 +331,64 @@ scan_print(struct fmt *f, const struct crawl_result *r)
 	free(routes);
 }
 
+/*
+ * The progress of a scan, on standard error when that is a terminal (and
+ * not with -v, whose messages would break it up): "[done/total] rate/s,
+ * N failed", counted in URLs (a URL fails when any location it gives is
+ * not ok), drawn over itself after each URL and erased at the end.
+ */
+struct scan_progress {
+	int		 on;
+	int		 width;		/* of the line shown; 0: none shown */
+	int		 total, done, failed;
+	struct timespec	 start;
+};
+
+static void
+scan_progress_init(struct scan_progress *p, int total)
+{
+	memset(p, 0, sizeof(*p));
+	p->on = isatty(STDERR_FILENO) && log_getverbose() == 0;
+	p->total = total;
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
+}
+
+static void
+scan_progress_show(struct scan_progress *p)
+{
+	struct timespec now;
+	double secs;
+	int n;
+
+	if (!p->on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (double)(now.tv_sec - p->start.tv_sec) +
+	    (double)(now.tv_nsec - p->start.tv_nsec) / 1e9;
+	n = fprintf(stderr, "\r[%d/%d] %.1f/s, %d failed", p->done, p->total,
+	    secs > 0 ? p->done / secs : 0.0, p->failed) - 1;
+	if (n < p->width)	/* shorter than the last: blank the rest */
+		fprintf(stderr, "%*s\r", p->width - n, "");
+	else
+		p->width = n;
+	fflush(stderr);
+}
+
+/* Erase the line, before anything else goes to the terminal. */
+static void
+scan_progress_clear(struct scan_progress *p)
+{
+	if (!p->on || p->width == 0)
+		return;
+	fprintf(stderr, "\r%*s\r", p->width, "");
+	fflush(stderr);
+	p->width = 0;
+}
+
 static int
 cmd_scan(const struct ctl_opts *o, int argc, char **argv)
 {
+	struct scan_progress prog;
 	struct smbio_opts so;
 	struct authfile af;
 	struct crawl_results rs = { NULL, 0 };
@@ -387,24 +443,37 @@ cmd_scan(const struct ctl_opts *o, int argc, char **argv)
 	}
 
 	f = fmt_new(o->format, stdout, SCAN_NCOLS, scan_cols, scan_intable);
+	scan_progress_init(&prog, argc);
+	scan_progress_show(&prog);
 	for (i = 0; i < argc; i++) {
 		size_t before = rs.n;
+		int url_failed = 0;
 
 		crawl_url(io, argv[i], &rs);
+		/* csv and json rows go out now, maybe to the same terminal. */
+		if (o->format != FMT_TABLE)
+			scan_progress_clear(&prog);
 		for (j = before; j < rs.n; j++) {
 			if (rs.v[j].outcome != CRAWL_OK)
-				failed = 1;
+				url_failed = 1;
 			if (st != NULL && store_save(st, &rs.v[j], err,
 			    sizeof(err)) == -1) {
+				scan_progress_clear(&prog);
 				fprintf(stderr, "maildatctl: saving %s: %s\n",
 				    rs.v[j].location, err);
-				failed = 1;
+				url_failed = 1;
 			}
 			scan_print(f, &rs.v[j]);
 		}
 		/* Print as we go for csv/json; a table waits for widths. */
 		fflush(stdout);
+		if (url_failed)
+			failed = 1;
+		prog.done++;
+		prog.failed += url_failed;
+		scan_progress_show(&prog);
 	}
+	scan_progress_clear(&prog);
 	fmt_finish(f);
 	crawl_results_free(&rs);
 	store_close(st);
