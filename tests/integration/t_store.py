@@ -1078,7 +1078,7 @@ INSERT INTO identity_change (location_id, crawl_id, changed_us, field, old,
           for r in sql(db, 'SELECT * FROM crawls ORDER BY id')],
          [(1, old_loc, 'ok', iso(t_old)),
           (2, old_loc, 'unreachable', iso(t_old + DAY)),
-          (3, loc('PO1'), 'ok', iso(sql1(db, 'SELECT finished_us FROM crawl '
+          (3, loc('PO1'), 'ok', iso(sql1(db, 'SELECT started_us FROM crawl '
                                           'WHERE id = 3')))],
          'the old crawls are kept, the new one follows')
     t.eq(sql(db, "SELECT address, to_address, type FROM routes WHERE "
