@@ -60,6 +60,7 @@
 #define CONF_NAME_MAX		64
 #define CONF_ECHO		"%.80s"		/* how much of a value to echo */
 #define CONF_MIN_PREFIX		16		/* largest IPv4 range: /16 */
+#define CONF_MAX_ADDRESSES	262144		/* in all hosts = together */
 #define CONF_SUN_PATH		108		/* sizeof(sun_path) on Linux */
 #define MS_HOUR			(INT64_C(3600) * 1000)
 
@@ -183,6 +184,7 @@ struct conf_err {
 struct conf_parser {
 	const char	*path;
 	int		 flags;		/* CONF_NO_SECRETS */
+	uint64_t	 naddrs;	/* host addresses in all targets */
 	FILE		*f;
 	char		*buf;
 	size_t		 bufcap;
@@ -983,6 +985,12 @@ conf_add_hosts(struct conf_parser *p, struct conf_target *t, char *v)
 			conf_error(p, p->lineno, "hosts: %s", err);
 			continue;
 		}
+		p->naddrs += h.range ? UINT64_C(1) << (32 - h.prefix) : 1;
+		if (p->naddrs > CONF_MAX_ADDRESSES) {
+			conf_error(p, p->lineno, "hosts: %s takes the targets "
+			    "past %d addresses in all", e, CONF_MAX_ADDRESSES);
+			continue;
+		}
 		t->hosts = xreallocarray(t->hosts, t->nhosts + 1,
 		    sizeof(*t->hosts));
 		t->hosts[t->nhosts++] = xstrdup(e[0] == '[' ? h.host : e);
@@ -1364,6 +1372,11 @@ conf_finish(struct conf_parser *p)
 			if (si->seen[K_HOSTS] == 0 && si->seen[K_URL] == 0)
 				conf_error(p, si->line, "%s has neither hosts "
 				    "nor url", si->label);
+			else if (t->nhosts == 0 && t->nurls == 0 &&
+			    p->nerrs == 0)
+				conf_error(p, si->seen[K_HOSTS] ?
+				    si->seen[K_HOSTS] : si->line, "%s names no "
+				    "host", si->label);
 			if (t->credentials != NULL &&
 			    conf_find_credentials(c, t->credentials) == NULL)
 				conf_error(p, si->seen[K_CREDENTIALS],

@@ -1,4 +1,7 @@
 /* smburl: smb:// URL parsing and formatting. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -60,12 +63,17 @@ smburl_decode(const char *s, size_t n)
 	return out;
 }
 
-/* Return 1 if s holds a byte that no SMB name may hold. */
+/*
+ * Return 1 if s holds a byte that no SMB name may hold; '/' included, so
+ * that an escaped "%2F" cannot smuggle a separator (or "..") past the
+ * component checks.
+ */
 static int
 smburl_badchars(const char *s)
 {
 	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7F || *s == '\\')
+		if ((unsigned char)*s < 0x20 || *s == 0x7F || *s == '\\' ||
+		    *s == '/')
 			return 1;
 	return 0;
 }
@@ -76,6 +84,7 @@ smburl_parse(const char *url, int allow_no_share, struct smburl *u,
     char *err, size_t errlen)
 {
 	const char *p, *hostend, *auth, *slash, *q;
+	struct in6_addr a6;
 	char *rest = NULL, *comp, *save = NULL, *path = NULL;
 	unsigned long port;
 	char *end;
@@ -111,6 +120,11 @@ smburl_parse(const char *url, int allow_no_share, struct smburl *u,
 		}
 		u->host = xstrndup(p + 1, (size_t)(hostend - p - 1));
 		q = hostend + 1;
+		if (inet_pton(AF_INET6, u->host, &a6) != 1) {
+			smburl_seterr(err, errlen, "%s: [%s] is not an IPv6 "
+			    "address", url, u->host);
+			goto fail;
+		}
 	} else {
 		q = p;
 		while (*q != '\0' && *q != '/' && *q != ':')

@@ -408,6 +408,12 @@ test_err_unknown_section(void **state)
 	    "unknown section type 'server' (expected maildatd, credentials, "
 	    "target or rule)");
 	expect_error("[maildatd x]\n", 1, "[maildatd] takes no name");
+	/* Found by fuzzing: an empty hosts list, and ranges without end. */
+	expect_error("[target a]\nhosts = ,\n", 2, "[target a] names no "
+	    "host");
+	expect_error("[target a]\nhosts = 10.0.0.0/16 10.1.0.0/16 "
+	    "10.2.0.0/16\n[target b]\nhosts = 10.3.0.0/16 10.4.0.0/16\n", 4,
+	    "hosts: 10.4.0.0/16 takes the targets past 262144 addresses");
 	expect_error("[maildatd]\n[target]\nhosts = h\n", 2,
 	    "[target] needs a name");
 	expect_error("[target a/b]\nhosts = h\n", 1, "bad target name 'a/b'");
