@@ -56,5 +56,16 @@ export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite sanitizers --enable-werror --enable-sanitizers
 
+# Fuzzing, bounded: each target replays its regression inputs and seeds,
+# then runs for FUZZ_SECONDS (default 30).  Each target counts as a test.
+echo "== fuzz: ${FUZZ_SECONDS:-30} s per target"
+if FUZZ_SECONDS=${FUZZ_SECONDS:-30} sh tools/fuzz.sh po conf msg url; then
+	passed=$((passed + 4))
+else
+	echo "FAIL: a fuzz target found a crash or failed to build"
+	failed=$((failed + 1))
+	status=1
+fi
+
 echo "$passed passed, $failed failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
