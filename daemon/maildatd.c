@@ -473,7 +473,7 @@ main(int argc, char **argv)
 {
 	struct passwd *pw = NULL;
 	struct store *st;
-	char err[512], *wargv[10], *self, rundir[] = "/tmp/maildatd.XXXXXX";
+	char err[512], *wargv[10], *self, rundir[64];
 	const char *conf_path = conf_default_path(), *statedir = NULL;
 	int ch, debug = 0, fg_syslog = 0, check = 0, once = 0, worker = 0;
 	int verbose = 0, wargc = 0, i;
@@ -575,9 +575,6 @@ main(int argc, char **argv)
 	pool_open_program(self);
 	if (pw != NULL)
 		maildatd_drop(pw);
-	/* Workers keep libsmbclient's state here; removed at exit. */
-	if (mkdtemp(rundir) == NULL)
-		fatal("mkdtemp %s", rundir);
 
 	/* Check the database now, while errors still reach the terminal. */
 	if (store_open(env->conf->database, STORE_RDWR | STORE_CREATE, &st,
@@ -593,6 +590,11 @@ main(int argc, char **argv)
 	if (store_open(env->conf->database, STORE_RDWR | STORE_CREATE,
 	    &env->store, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	/* Workers keep libsmbclient's state here; removed at exit. */
+	snprintf(rundir, sizeof(rundir), "/tmp/maildatd.%ld.XXXXXX",
+	    (long)getpid());
+	if (mkdtemp(rundir) == NULL)
+		fatal("mkdtemp %s", rundir);
 
 	env->started = env->loaded = time(NULL);
 	env->once = once;
