@@ -11,6 +11,7 @@
 #include <event2/listener.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,9 @@ control_status(struct evbuffer *out)
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	evbuffer_add_printf(out, "config: %s\nconfig_loaded: %s\n"
 	    "database: %s\n", env->conf_path, buf, env->conf->database);
+	/* SQLite's heap (page cache included): RSS less this should stay flat. */
+	evbuffer_add_printf(out, "sqlite_memory_kib: %lld\n",
+	    (long long)(sqlite3_memory_used() / 1024));
 	evbuffer_add_printf(out, "workers: %d\nworkers_alive: %d\n"
 	    "workers_busy: %d\nqueue: %d\njobs_done: %llu\n"
 	    "workers_replaced: %llu\n", pool_size(), pool_alive(), pool_busy(),

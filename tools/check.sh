@@ -67,5 +67,20 @@ else
 	status=1
 fi
 
+# Soak, once, on the -Werror build: SOAK_SECONDS (default 600) of crawling
+# every second with faults injected; fails on memory or fd growth.
+echo "== soak: ${SOAK_SECONDS:-600} s"
+soaklog="$top/build/soak.log"
+MAILDAT_BUILDDIR="$top/build/werror" MAILDAT_SRCDIR="$top" \
+    SOAK_SECONDS=${SOAK_SECONDS:-600} python3 tests/integration/t_soak.py \
+    > "$soaklog" 2>&1 || :
+grep -E '^(not )?ok |^# (soak|rss)' "$soaklog" || :
+p=$(grep -c '^ok ' "$soaklog" || :)
+f=$(grep -c '^not ok ' "$soaklog" || :)
+grep -q '^1\.\.[1-9]' "$soaklog" || { f=$((f + 1)); echo "FAIL: the soak did not finish"; }
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-0}))
+[ "${f:-0}" -eq 0 ] || status=1
+
 echo "$passed passed, $failed failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
