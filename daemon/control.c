@@ -138,13 +138,14 @@ control_status(struct evbuffer *out)
 {
 	char buf[32];
 	struct tm tm;
-	time_t up = time(NULL) - env->started;
+	/* Monotonic: a step of the wall clock does not change it. */
+	long long up = (maildatd_now_ms() - env->started_ms) / 1000;
 
 	gmtime_r(&env->started, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	evbuffer_add_printf(out, "ok\nversion: %s\npid: %ld\nstarted: %s\n"
 	    "uptime_seconds: %lld\n", PACKAGE_VERSION, (long)getpid(), buf,
-	    (long long)up);
+	    up);
 	gmtime_r(&env->loaded, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	evbuffer_add_printf(out, "config: %s\nconfig_loaded: %s\n"
@@ -224,7 +225,10 @@ control_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	bufferevent_disable(bev, EV_READ);
-	control_command(line, out);
+	if (strlen(line) != n)
+		evbuffer_add_printf(out, "error: NUL byte in the command\n");
+	else
+		control_command(line, out);
 	free(line);
 	bufferevent_setcb(bev, NULL, control_written, NULL, NULL);
 }

@@ -7,6 +7,7 @@
  * loop; their work is done in event callbacks.
  */
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -44,6 +45,7 @@
 #include "xmalloc.h"
 
 #define EXIT_CONFIG	2	/* bad configuration or startup failure */
+#define MAILDATD_BUSY_MS 250	/* SQLite busy timeout in the event loop */
 
 static struct maildatd	 maildatd_env;
 struct maildatd		*env = &maildatd_env;
@@ -207,6 +209,12 @@ maildatd_round_end(void)
 
 	if (env->rules == NULL)
 		return;
+	if (sched_held() > 0) {
+		/* The store refuses writes: the rules wait for it too. */
+		log_info("rules deferred: %zu results are held until the "
+		    "database accepts them", sched_held());
+		return;
+	}
 	if (rules_eval(env->store, env->rules, crawl_now_us(), &ev, err,
 	    sizeof(err)) == -1) {
 		/* Locked or full: the next round tries again. */
@@ -255,6 +263,8 @@ maildatd_reload(char *msg, size_t msglen)
 		conf_free(c);
 		return -1;
 	}
+	if (st != NULL)
+		store_set_busy_timeout(st, MAILDATD_BUSY_MS);
 	if ((rs = maildatd_rules(c, store_db(st ? st : env->store), msg,
 	    msglen)) == NULL || ((strcmp(c->syslog, env->conf->syslog) != 0 ||
 	    c->syslog_facility != env->conf->syslog_facility) &&
@@ -573,8 +583,13 @@ main(int argc, char **argv)
 		    env->conf->syslog);
 	self = maildatd_self(argv[0]);
 	pool_open_program(self);
+	/* Files we create (the database) are not for every user to read. */
+	umask(027);
 	if (pw != NULL)
 		maildatd_drop(pw);
+	/* Nothing we run may gain privileges (workers included). */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		log_warn("prctl(PR_SET_NO_NEW_PRIVS)");
 
 	/* Check the database now, while errors still reach the terminal. */
 	if (store_open(env->conf->database, STORE_RDWR | STORE_CREATE, &st,
@@ -590,6 +605,12 @@ main(int argc, char **argv)
 	if (store_open(env->conf->database, STORE_RDWR | STORE_CREATE,
 	    &env->store, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	/*
+	 * The daemon is the only writer and WAL readers never block it: a
+	 * lock means an outside writer.  Wait briefly, then hold the results
+	 * and retry from the loop, rather than stall the loop for seconds.
+	 */
+	store_set_busy_timeout(env->store, MAILDATD_BUSY_MS);
 	/* Workers keep libsmbclient's state here; removed at exit. */
 	snprintf(rundir, sizeof(rundir), "/tmp/maildatd.%ld.XXXXXX",
 	    (long)getpid());
@@ -597,6 +618,7 @@ main(int argc, char **argv)
 		fatal("mkdtemp %s", rundir);
 
 	env->started = env->loaded = time(NULL);
+	env->started_ms = maildatd_now_ms();
 	env->once = once;
 	signal(SIGPIPE, SIG_IGN);
 	event_set_log_callback(maildatd_evlog);

@@ -40,6 +40,7 @@ struct maildatd {
 	int			 stopping;	/* SIGTERM/SIGINT seen */
 	int			 exit_status;
 	time_t			 started;	/* wall clock */
+	int64_t			 started_ms;	/* monotonic, for the uptime */
 	time_t			 loaded;	/* when the config was loaded */
 	uint64_t		 outcomes[CRAWL_NOUTCOMES]; /* since start */
 };

@@ -35,6 +35,9 @@ void	sched_status(struct evbuffer *out);
 /* Write results that an earlier store failure held back; 0 when none left. */
 int	sched_flush_pending(void);
 
+/* Return the number of results held back because the store refused them. */
+size_t	sched_held(void);
+
 /* Return the number of crawls of the current or last round that failed. */
 int	sched_round_failed(void);
 

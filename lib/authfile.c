@@ -58,7 +58,9 @@ authfile_read(const char *path, struct authfile *a, char *err, size_t errlen)
 	FILE *f;
 
 	memset(a, 0, sizeof(*a));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	/* O_NONBLOCK: a FIFO must be refused below, not wait for a writer. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1) {
 		authfile_seterr(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}

@@ -44,6 +44,8 @@ struct smbio {
 	int		 connect_timeout_ms;
 	char		 protocols[64];	/* "NT1 to SMB3", for messages */
 	char		*server;	/* "host:port" of the cached connections */
+	int		 server_ok;	/* an operation on server succeeded since
+					   it was named and none lost it since */
 };
 
 /*
@@ -96,6 +98,7 @@ static const struct {
 	{ 0xc00000c9, "NT_STATUS_NETWORK_NAME_DELETED" },
 	{ 0xc0000203, "NT_STATUS_USER_SESSION_DELETED" },
 	{ 0xc000020c, "NT_STATUS_CONNECTION_DISCONNECTED" },
+	{ 0xc000020d, "NT_STATUS_CONNECTION_RESET" },
 	{ 0xc0000236, "NT_STATUS_CONNECTION_REFUSED" },
 	{ 0xc000013b, "NT_STATUS_LOCAL_DISCONNECT" },
 	{ 0xc000013c, "NT_STATUS_REMOTE_DISCONNECT" },
@@ -373,12 +376,37 @@ smbio_server(struct smbio *io, const char *host, uint16_t port)
 
 	/*
 	 * libsmbclient finds a cached connection by server name, share and
-	 * user, not by port: two servers on one host would share one.
+	 * user, not by port: two servers on one host would share one.  And
+	 * it opens a connection per share and keeps it until told otherwise:
+	 * a worker that crawled 100 shares of one server would hold 100
+	 * connections (on Samba, 100 smbd processes), none of them of use to
+	 * the next crawl, which is of another share, and each to be closed
+	 * (a tree disconnect and its answer) some time.  So every crawl
+	 * starts by closing what the one before left open; the files of one
+	 * share still go through one connection.
 	 */
-	if (io->server != NULL && strcmp(io->server, key) != 0)
+	if (io->server != NULL) {
 		smbc_getFunctionPurgeCachedServers(io->ctx)(io->ctx);
+		if (strcmp(io->server, key) != 0)
+			io->server_ok = 0;
+	}
 	free(io->server);
 	io->server = key;
+}
+
+/*
+ * Note how an operation on io's server went: a success shows that the
+ * server answers (smbio_probe need not check again); a failure that may
+ * have lost the connection makes the next crawl probe first.
+ */
+static void
+smbio_server_result(struct smbio *io, int ok, const struct smbio_status *st)
+{
+	if (ok)
+		io->server_ok = 1;
+	else if (st->outcome == CRAWL_UNREACHABLE ||
+	    st->outcome == CRAWL_TIMEOUT || st->outcome == CRAWL_ERROR)
+		io->server_ok = 0;
 }
 
 /* Remove the directory tree at dir (a private state directory). */
@@ -438,6 +466,26 @@ smbio_classify(int e, const char *what, struct smbio_status *st)
 		    "SMB1-only server needs NT1)", what, smbio_seen.protocols);
 		return;
 	}
+	/*
+	 * libsmbclient reports a server that stops answering, or drops the
+	 * connection, during the session setup as "SPNEGO login failed" too:
+	 * the credentials were never checked, so it is no logon failure (and
+	 * must not count towards the lockout guard).
+	 */
+	if (smbio_seen.login_failed &&
+	    strstr(smbio_seen.login_text, "Timeout") != NULL) {
+		smbio_set(st, CRAWL_TIMEOUT, "%s: no answer during the session "
+		    "setup (NT_STATUS_IO_TIMEOUT)", what);
+		return;
+	}
+	if (smbio_seen.login_failed &&
+	    (strstr(smbio_seen.login_text, "disconnected") != NULL ||
+	    strstr(smbio_seen.login_text, "connection reset") != NULL)) {
+		smbio_set(st, CRAWL_UNREACHABLE, "%s: the connection was lost "
+		    "during the session setup (%s)", what,
+		    smbio_seen.login_text);
+		return;
+	}
 	if (smbio_seen.login_failed) {
 		const char *t = smbio_seen.login_text;
 		const char *guess = " (NT_STATUS_LOGON_FAILURE)";
@@ -487,6 +535,7 @@ smbio_classify(int e, const char *what, struct smbio_status *st)
 		    status);
 		return;
 	case ECONNRESET:
+	case ENETRESET:
 	case EPIPE:
 	case ECONNABORTED:
 		smbio_set(st, CRAWL_UNREACHABLE, "%s: connection lost (%s)%s",
@@ -568,7 +617,10 @@ smbio_tcp_try(const char *host, const char *port, int timeout_ms)
 
 /*
  * Check that host accepts TCP on port (or 445, then 139, when port is 0)
- * within the connect timeout.
+ * within the connect timeout.  Skipped while the session holds a
+ * connection to that server that served the last operation: it answers,
+ * and a probe would only cost the server another TCP connection (on Samba,
+ * a fork of smbd).
  */
 int
 smbio_probe(struct smbio *io, const char *host, uint16_t port,
@@ -577,6 +629,14 @@ smbio_probe(struct smbio *io, const char *host, uint16_t port,
 	char pbuf[8];
 	int e;
 
+	if (io->server_ok && io->server != NULL) {
+		char *key = xasprintf("%s:%u", host, port);
+		int same = strcmp(io->server, key) == 0;
+
+		free(key);
+		if (same)
+			return 0;
+	}
 	if (port != 0) {
 		snprintf(pbuf, sizeof(pbuf), "%u", port);
 		e = smbio_tcp_try(host, pbuf, io->connect_timeout_ms);
@@ -624,6 +684,7 @@ smbio_listdir(struct smbio *io, const char *url, struct smbio_dirent **v,
 	if ((d = smbc_getFunctionOpendir(io->ctx)(io->ctx, url)) == NULL) {
 		e = errno ? errno : EIO;
 		smbio_classify(e, url, st);
+		smbio_server_result(io, 0, st);
 		return -1;
 	}
 	errno = 0;
@@ -645,9 +706,11 @@ smbio_listdir(struct smbio *io, const char *url, struct smbio_dirent **v,
 	smbc_getFunctionClosedir(io->ctx)(io->ctx, d);
 	if (e != 0 && e != ENOENT) {
 		smbio_classify(e, url, st);
+		smbio_server_result(io, 0, st);
 		smbio_dirents_free(a, nv);
 		return -1;
 	}
+	smbio_server_result(io, 1, st);
 	*v = a;
 	*n = nv;
 	return 0;
@@ -664,6 +727,17 @@ smbio_dirents_free(struct smbio_dirent *v, size_t n)
 	free(v);
 }
 
+/*
+ * Files up to this size are read with one read call and no fstat.
+ * libsmbclient's read asks the server again after a short answer until it
+ * has the count asked for or meets end of file, so a call that returns
+ * less than it asked for has read the whole file: there is no need to ask
+ * the size first, nor to read once more to see the end.  That saves two
+ * of the six SMB requests per file (open, fstat, read, read at the end,
+ * close), and every file of a postoffice but a huge NETWORK.GLB is small.
+ */
+#define SMBIO_SMALL_FILE	(64 * 1024)
+
 /* One attempt at reading url; returns 0, -1 with st, or 1 if it changed. */
 static int
 smbio_read_once(struct smbio *io, const char *url, size_t cap, uint8_t **buf,
@@ -672,7 +746,7 @@ smbio_read_once(struct smbio *io, const char *url, size_t cap, uint8_t **buf,
 	SMBCFILE *f;
 	struct stat sb;
 	uint8_t *b = NULL;
-	size_t have = 0;
+	size_t have = 0, first;
 	ssize_t r;
 	int e, rc = -1;
 
@@ -682,7 +756,26 @@ smbio_read_once(struct smbio *io, const char *url, size_t cap, uint8_t **buf,
 		smbio_classify(errno ? errno : EIO, url, st);
 		return -1;
 	}
-	if (smbc_getFunctionFstat(io->ctx)(io->ctx, f, &sb) == -1) {
+	first = cap < SMBIO_SMALL_FILE ? cap + 1 : SMBIO_SMALL_FILE;
+	b = xmalloc(first);
+	r = smbc_getFunctionRead(io->ctx)(io->ctx, f, b, first);
+	if (r == -1) {
+		smbio_classify(errno ? errno : EIO, url, st);
+		goto out;
+	}
+	if ((size_t)r < first) {
+		/* The whole file (at most cap bytes, since first <= cap + 1). */
+		*buf = xreallocarray(b, (size_t)r + 1, 1);
+		*len = (size_t)r;
+		b = NULL;
+		rc = 0;
+		goto out;
+	}
+	/* A large file: check its size, then read it from the start. */
+	free(b);
+	b = NULL;
+	if (smbc_getFunctionLseek(io->ctx)(io->ctx, f, 0, SEEK_SET) == -1 ||
+	    smbc_getFunctionFstat(io->ctx)(io->ctx, f, &sb) == -1) {
 		smbio_classify(errno ? errno : EIO, url, st);
 		goto out;
 	}
@@ -703,9 +796,9 @@ smbio_read_once(struct smbio *io, const char *url, size_t cap, uint8_t **buf,
 			smbio_classify(e, url, st);
 			goto out;
 		}
-		if (r == 0)
-			break;
 		have += (size_t)r;
+		if ((size_t)r < want)
+			break;		/* end of file: see SMBIO_SMALL_FILE */
 	}
 	if (have != (size_t)sb.st_size) {
 		rc = 1;		/* grew or shrank while read */
@@ -732,8 +825,10 @@ smbio_readfile(struct smbio *io, const char *url, size_t cap, uint8_t **buf,
 	*len = 0;
 	for (tries = 0; tries < 3; tries++) {
 		rc = smbio_read_once(io, url, cap, buf, len, st);
-		if (rc != 1)
+		if (rc != 1) {
+			smbio_server_result(io, rc == 0, st);
 			return rc;
+		}
 	}
 	smbio_set(st, CRAWL_ERROR, "%s: file kept changing while read", url);
 	return -1;
