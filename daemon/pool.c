@@ -65,6 +65,7 @@ static uint64_t			 pool_ndone;
 static uint64_t			 pool_nreplaced;
 
 static void	pool_dispatch(void);
+static void	pool_worker_close(struct worker *);
 static void	pool_spawn(void);
 static void	pool_fill(void);
 static void	pool_refill(evutil_socket_t, short, void *);
@@ -161,21 +162,45 @@ pool_job_free(struct pool_job *job)
 	free(job);
 }
 
+/* w is idle: retire it if it is due, else give it the next job queued. */
+static void
+pool_worker_idle(struct worker *w)
+{
+	if (w->jobs >= (unsigned)pool_recycle || pool_stopping ||
+	    pool_alive() > pool_want) {
+		/* Closing the socket tells the worker to exit. */
+		w->retiring = 1;
+		pool_worker_close(w);
+	}
+	pool_dispatch();
+}
+
 /* End w's job: hand the results to its owner. */
 static void
 pool_job_end(struct worker *w, enum crawl_outcome fail, const char *msg)
 {
 	struct pool_job *job = w->job;
+	struct crawl_results rs = w->results;
+	int64_t started_us = w->job_started_us;
 
 	if (job == NULL)
 		return;
 	w->job = NULL;
+	w->results.v = NULL;
+	w->results.n = 0;
 	if (w->deadline != NULL)
 		evtimer_del(w->deadline);
 	pool_ndone++;
 	pool_quick_deaths = 0;		/* a worker got as far as a job */
-	job->done(job->arg, &w->results, fail, msg, w->job_started_us);
-	crawl_results_free(&w->results);
+	/*
+	 * A worker that finished gets its next job before the parent stores
+	 * and reschedules this one: it crawls while the parent works, instead
+	 * of waiting for the database.
+	 */
+	if (w->state == W_IDLE)
+		pool_worker_idle(w);
+	job->done(job->arg, &rs, fail, msg, started_us);
+	crawl_results_free(&rs);
 	pool_job_free(job);
 }
 
@@ -291,15 +316,6 @@ pool_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, framelen);
 		if (w->bev == NULL)
 			return;
-	}
-	if (w->state == W_IDLE) {
-		if (w->jobs >= (unsigned)pool_recycle || pool_stopping ||
-		    pool_alive() > pool_want) {
-			/* Closing the socket tells the worker to exit. */
-			w->retiring = 1;
-			pool_worker_close(w);
-		}
-		pool_dispatch();
 	}
 }
 

@@ -14,14 +14,46 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "probe.h"
 #include "xmalloc.h"
 
+/*
+ * Probes of one host:port are shared.  Many locations often live on one
+ * server (the shares of a file server, the folders of a share): a probe
+ * started while another to the same host:port is under way waits for that
+ * one's answer, and a host:port that accepted a connection within the last
+ * PROBE_FRESH_MS is taken as reachable without connecting again.  Each
+ * probe costs the server a TCP connection (on Samba, a fork of smbd);
+ * without this a round over 500 shares of 5 servers made 500 of them.  A
+ * failure is not remembered beyond the probe that found it.
+ */
+#define PROBE_FRESH_MS		5000
+#define PROBE_NBUCKETS		4096	/* hash of host:port, both tables */
+
+struct probe_waiter {
+	struct probe_waiter	*next;
+	probe_cb		*cb;
+	void			*arg;
+};
+
+/* A host:port that accepted a connection lately. */
+struct probe_ok {
+	struct probe_ok		*next;
+	char			*host;
+	uint16_t		 port;
+	int64_t			 at_ms;		/* monotonic */
+};
+
 struct probe {
 	TAILQ_ENTRY(probe)	 entry;
+	struct probe		*hnext;		/* in probe_running[] */
+	int			 hashed;
+	uint16_t		 port;		/* as asked (0: 445, 139) */
+	struct probe_waiter	*waiters;	/* later probes of host:port */
 	char			*host;
 	uint16_t		 ports[2];
 	int			 nports;
@@ -41,6 +73,95 @@ static TAILQ_HEAD(, probe) probe_list = TAILQ_HEAD_INITIALIZER(probe_list);
 static struct event_base *probe_base;
 static struct evdns_base *probe_dns;
 static int probe_count;
+static struct probe	*probe_running[PROBE_NBUCKETS];	/* connecting */
+static struct probe_ok	*probe_fresh[PROBE_NBUCKETS];	/* accepted lately */
+
+static unsigned
+probe_hash(const char *host, uint16_t port)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *host != '\0'; host++)
+		h = (h ^ (unsigned char)*host) * 16777619u;
+	h = (h ^ port) * 16777619u;
+	return h % PROBE_NBUCKETS;
+}
+
+static int64_t
+probe_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Return 1 if host:port accepted a connection lately; drop stale entries. */
+static int
+probe_is_fresh(const char *host, uint16_t port)
+{
+	struct probe_ok **pp, *o;
+	int64_t now = probe_now_ms();
+
+	for (pp = &probe_fresh[probe_hash(host, port)]; (o = *pp) != NULL;) {
+		if (now - o->at_ms >= PROBE_FRESH_MS) {
+			*pp = o->next;
+			free(o->host);
+			free(o);
+			continue;
+		}
+		if (o->port == port && strcmp(o->host, host) == 0)
+			return 1;
+		pp = &o->next;
+	}
+	return 0;
+}
+
+static void
+probe_set_fresh(const char *host, uint16_t port)
+{
+	struct probe_ok *o;
+	unsigned h = probe_hash(host, port);
+
+	for (o = probe_fresh[h]; o != NULL; o = o->next)
+		if (o->port == port && strcmp(o->host, host) == 0)
+			break;
+	if (o == NULL) {
+		o = xcalloc(1, sizeof(*o));
+		o->host = xstrdup(host);
+		o->port = port;
+		o->next = probe_fresh[h];
+		probe_fresh[h] = o;
+	}
+	o->at_ms = probe_now_ms();
+}
+
+static struct probe *
+probe_find_running(const char *host, uint16_t port)
+{
+	struct probe *p;
+
+	for (p = probe_running[probe_hash(host, port)]; p != NULL; p = p->hnext)
+		if (p->port == port && strcmp(p->host, host) == 0)
+			return p;
+	return NULL;
+}
+
+static void
+probe_unhash(struct probe *p)
+{
+	struct probe **pp;
+
+	if (!p->hashed)
+		return;
+	for (pp = &probe_running[probe_hash(p->host, p->port)]; *pp != NULL;
+	    pp = &(*pp)->hnext)
+		if (*pp == p) {
+			*pp = p->hnext;
+			break;
+		}
+	p->hashed = 0;
+}
 
 /* Set up probing on base; dns may be NULL (names then fail to resolve). */
 void
@@ -60,8 +181,15 @@ probe_inflight(void)
 static void
 probe_free(struct probe *p)
 {
+	struct probe_waiter *w;
+
 	TAILQ_REMOVE(&probe_list, p, entry);
 	probe_count--;
+	probe_unhash(p);
+	while ((w = p->waiters) != NULL) {
+		p->waiters = w->next;
+		free(w);
+	}
 	if (p->ev != NULL)
 		event_free(p->ev);
 	if (p->fd != -1)
@@ -70,17 +198,29 @@ probe_free(struct probe *p)
 	free(p);
 }
 
-/* Finish p: free it, then report (the callback may start new probes). */
+/*
+ * Finish p: free it, then report to it and to the probes that waited on it
+ * (the callbacks may start new probes).
+ */
 static void
 probe_finish(struct probe *p, int ok)
 {
 	probe_cb *cb = p->cb;
 	void *arg = p->arg;
+	struct probe_waiter *w = p->waiters, *next;
 	char msg[sizeof(p->msg)];
 
+	if (ok && p->hashed)
+		probe_set_fresh(p->host, p->port);
+	p->waiters = NULL;
 	memcpy(msg, p->msg, sizeof(msg));
 	probe_free(p);
 	cb(arg, ok, msg);
+	for (; w != NULL; w = next) {
+		next = w->next;
+		w->cb(w->arg, ok, msg);
+		free(w);
+	}
 }
 
 static void	probe_connect(struct probe *p);
@@ -137,6 +277,16 @@ probe_deferred(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	probe_finish(p, 0);
+}
+
+static void
+probe_deferred_ok(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+
+	(void)fd;
+	(void)what;
+	probe_finish(p, 1);
 }
 
 static void
@@ -246,12 +396,26 @@ void
 probe_start(const char *host, uint16_t port, int timeout_ms, probe_cb *cb,
     void *arg)
 {
-	struct probe *p = xcalloc(1, sizeof(*p));
-	struct sockaddr_in *sin = (struct sockaddr_in *)&p->addr;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&p->addr;
+	struct probe *p, *running;
+	struct probe_waiter *w;
+	struct sockaddr_in *sin;
+	struct sockaddr_in6 *sin6;
 	struct timeval now = { 0, 0 };
 
+	/* Another probe of host:port is under way: share its answer. */
+	if ((running = probe_find_running(host, port)) != NULL) {
+		w = xcalloc(1, sizeof(*w));
+		w->cb = cb;
+		w->arg = arg;
+		w->next = running->waiters;
+		running->waiters = w;
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	sin = (struct sockaddr_in *)&p->addr;
+	sin6 = (struct sockaddr_in6 *)&p->addr;
 	p->host = xstrdup(host);
+	p->port = port;
 	p->fd = -1;
 	p->cb = cb;
 	p->arg = arg;
@@ -266,6 +430,22 @@ probe_start(const char *host, uint16_t port, int timeout_ms, probe_cb *cb,
 	}
 	TAILQ_INSERT_TAIL(&probe_list, p, entry);
 	probe_count++;
+
+	/* Accepted a connection a moment ago: reachable, from the loop. */
+	if (probe_is_fresh(host, port)) {
+		p->ev = evtimer_new(probe_base, probe_deferred_ok, p);
+		if (p->ev == NULL)
+			fatalx("evtimer_new");
+		evtimer_add(p->ev, &now);
+		return;
+	}
+	{
+		unsigned h = probe_hash(host, port);
+
+		p->hnext = probe_running[h];
+		probe_running[h] = p;
+		p->hashed = 1;
+	}
 
 	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
@@ -297,6 +477,15 @@ void
 probe_cancel_all(void)
 {
 	struct probe *p;
+	struct probe_ok *o;
+	size_t i;
+
+	for (i = 0; i < PROBE_NBUCKETS; i++)
+		while ((o = probe_fresh[i]) != NULL) {
+			probe_fresh[i] = o->next;
+			free(o->host);
+			free(o);
+		}
 
 	while ((p = TAILQ_FIRST(&probe_list)) != NULL) {
 		if (p->req != NULL) {

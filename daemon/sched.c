@@ -22,14 +22,19 @@
 #include "xmalloc.h"
 
 #define SCHED_TICK_MS		250
+#define SCHED_RETICK_MS		20	/* sooner while probes are all taken */
 #define SCHED_MAX_PROBES	8192	/* TCP probes under way, at most */
 #define SCHED_FD_RESERVE	256	/* fds kept for workers, db, control */
 #define SCHED_QUEUE_PER_WORKER	4	/* jobs queued per worker, at most */
 #define SCHED_PENDING_MAX	100000	/* results held while the store fails */
+#define SCHED_BATCH_MAX		1000	/* results stored in one transaction */
+#define SCHED_BATCH_MS		100	/* how long results wait to be stored */
 #define SCHED_RETRY_MS		5000
+#define SCHED_NBUCKETS		16384	/* hash of units by target and URL */
 
 struct unit {
 	TAILQ_ENTRY(unit)	 entry;
+	struct unit		*hnext;		/* in sched_hash[] */
 	char			*target;	/* target name */
 	char			*url;		/* what the job crawls */
 	int			 discover;
@@ -54,6 +59,11 @@ struct lockout {
 };
 
 static TAILQ_HEAD(, unit)	 units = TAILQ_HEAD_INITIALIZER(units);
+/*
+ * Units by target and URL, so that loading 10,000 URLs does not compare
+ * each with every unit before it (50 million comparisons, half a second).
+ */
+static struct unit		*sched_hash[SCHED_NBUCKETS];
 static TAILQ_HEAD(, lockout)	 lockouts = TAILQ_HEAD_INITIALIZER(lockouts);
 static struct event		*sched_tick_ev;
 static struct event		*sched_retry_ev;
@@ -62,6 +72,8 @@ static int			 sched_nbusy;
 static int			 sched_once;
 static int			 sched_stopped;
 static struct crawl_results	 pending;	/* not yet stored */
+static struct crawl_results	 batch;		/* to store at the next flush */
+static struct event		*sched_batch_ev;
 static int			 store_failing;
 static int			 sched_max_probes = 1000;
 
@@ -86,12 +98,26 @@ sched_target(const char *name)
 	return NULL;
 }
 
+static unsigned
+sched_hashkey(const char *target, const char *url)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a over target, NUL, url */
+
+	for (; *target != '\0'; target++)
+		h = (h ^ (unsigned char)*target) * 16777619u;
+	h *= 16777619u;
+	for (; *url != '\0'; url++)
+		h = (h ^ (unsigned char)*url) * 16777619u;
+	return h % SCHED_NBUCKETS;
+}
+
 static struct unit *
 sched_find(const char *target, const char *url)
 {
 	struct unit *u;
 
-	TAILQ_FOREACH(u, &units, entry)
+	for (u = sched_hash[sched_hashkey(target, url)]; u != NULL;
+	    u = u->hnext)
 		if (strcmp(u->target, target) == 0 && strcmp(u->url, url) == 0)
 			return u;
 	return NULL;
@@ -102,6 +128,7 @@ sched_add(const char *target, const char *url, int discover,
     const struct smburl *su)
 {
 	struct unit *u;
+	unsigned h;
 
 	if ((u = sched_find(target, url)) != NULL) {
 		u->keep = 1;
@@ -119,11 +146,23 @@ sched_add(const char *target, const char *url, int discover,
 	u->keep = 1;
 	TAILQ_INSERT_TAIL(&units, u, entry);
 	sched_nunits++;
+	h = sched_hashkey(target, url);
+	u->hnext = sched_hash[h];
+	sched_hash[h] = u;
 }
 
+/* Free u, which the caller took off the list of units. */
 static void
 sched_unit_free(struct unit *u)
 {
+	struct unit **pp;
+
+	for (pp = &sched_hash[sched_hashkey(u->target, u->url)]; *pp != NULL;
+	    pp = &(*pp)->hnext)
+		if (*pp == u) {
+			*pp = u->hnext;
+			break;
+		}
 	free(u->target);
 	free(u->url);
 	free(u->host);
@@ -240,7 +279,7 @@ sched_contact(enum crawl_outcome o)
 
 /* Store results, or hold them back while the store fails. */
 static void
-sched_store(struct crawl_results *rs)
+sched_store_now(struct crawl_results *rs)
 {
 	char err[512];
 	size_t i;
@@ -279,12 +318,63 @@ sched_store(struct crawl_results *rs)
 	}
 }
 
-/* Write results that an earlier store failure held back; 0 when none left. */
+/* Store the batch of results gathered so far. */
+static void
+sched_batch_flush(void)
+{
+	if (sched_batch_ev != NULL)
+		event_del(sched_batch_ev);
+	sched_store_now(&batch);
+}
+
+static void
+sched_batch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sched_batch_flush();
+}
+
+/*
+ * Store results in batches: the results of the crawls that end within
+ * SCHED_BATCH_MS of the first (up to SCHED_BATCH_MAX) are written in one
+ * transaction, not one transaction per crawl.  A transaction writes every
+ * page it touched to the WAL, and the crawls of one round touch the same
+ * index and table pages: one per crawl wrote about 25 pages (100 KB) a
+ * crawl, in the event loop.  The end of a round, a reload and the exit
+ * write what is waiting at once.
+ */
+static void
+sched_store(struct crawl_results *rs)
+{
+	struct timeval tv = { 0, SCHED_BATCH_MS * 1000 };
+	size_t i;
+
+	if (rs->n == 0)
+		return;
+	batch.v = xreallocarray(batch.v, batch.n + rs->n, sizeof(*batch.v));
+	for (i = 0; i < rs->n; i++)
+		batch.v[batch.n++] = rs->v[i];
+	free(rs->v);
+	rs->v = NULL;
+	rs->n = 0;
+	if (batch.n >= SCHED_BATCH_MAX || sched_batch_ev == NULL)
+		sched_batch_flush();
+	else if (!evtimer_pending(sched_batch_ev, NULL))
+		evtimer_add(sched_batch_ev, &tv);
+}
+
+/*
+ * Write the batch not yet stored and results that an earlier store failure
+ * held back; 0 when none are left.
+ */
 int
 sched_flush_pending(void)
 {
 	char err[512];
 
+	sched_batch_flush();
 	if (pending.n == 0)
 		return 0;
 	if (store_save_batch(env->store, pending.v, pending.n, err,
@@ -314,6 +404,7 @@ sched_retry(evutil_socket_t fd, short what, void *arg)
 static void
 sched_round_end(void)
 {
+	sched_batch_flush();		/* the rules see every crawl */
 	rnd.active = 0;
 	rnd.finished = time(NULL);
 	rnd.last_started = rnd.started;
@@ -578,8 +669,19 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 			continue;
 		/* Bound probes and queued jobs; the rest wait a tick. */
 		room = pool_size() * SCHED_QUEUE_PER_WORKER - pool_queued();
-		if (probe_inflight() >= sched_max_probes || room <= 0)
+		if (room <= 0)
 			break;
+		if (probe_inflight() >= sched_max_probes) {
+			/*
+			 * Every probe is taken, most likely by hosts that do
+			 * not answer.  Those refused free their probe within
+			 * milliseconds: look again soon, so that the units
+			 * behind them (live hosts among them) do not wait a
+			 * whole tick.
+			 */
+			tv.tv_usec = SCHED_RETICK_MS * 1000;
+			break;
+		}
 		sched_begin(u, now);
 	}
 	if (rnd.active && sched_nbusy == 0)
@@ -611,7 +713,9 @@ sched_start(int once)
 	log_debug("up to %d TCP probes at once", sched_max_probes);
 	sched_tick_ev = evtimer_new(env->base, sched_tick, NULL);
 	sched_retry_ev = evtimer_new(env->base, sched_retry, NULL);
-	if (sched_tick_ev == NULL || sched_retry_ev == NULL)
+	sched_batch_ev = evtimer_new(env->base, sched_batch_cb, NULL);
+	if (sched_tick_ev == NULL || sched_retry_ev == NULL ||
+	    sched_batch_ev == NULL)
 		fatalx("evtimer_new");
 	evtimer_add(sched_tick_ev, &tv);
 }
@@ -648,6 +752,13 @@ int
 sched_idle(void)
 {
 	return sched_nbusy == 0;
+}
+
+/* Return the number of crawls of the current or last round that failed. */
+size_t
+sched_held(void)
+{
+	return pending.n;
 }
 
 /* Return the number of crawls of the current or last round that failed. */
@@ -721,10 +832,13 @@ sched_free(void)
 		free(l);
 	}
 	crawl_results_free(&pending);
+	crawl_results_free(&batch);
 	if (sched_tick_ev != NULL)
 		event_free(sched_tick_ev);
 	if (sched_retry_ev != NULL)
 		event_free(sched_retry_ev);
-	sched_tick_ev = sched_retry_ev = NULL;
+	if (sched_batch_ev != NULL)
+		event_free(sched_batch_ev);
+	sched_tick_ev = sched_retry_ev = sched_batch_ev = NULL;
 	sched_nunits = 0;
 }
