@@ -1,0 +1,1093 @@
+#!/usr/bin/env python3
+"""Security checks of maildatd, maildatctl and the systemd unit.
+
+Runs the real programs (the daemon as root, dropping to 'nobody', in the
+foreground with -d) against a private Samba server.
+
+Cases:
+  secrets       the password of an auth file never shows in the daemon's
+                log (-v -v), the alerts, the database files, the run
+                directory, /proc/PID/cmdline and /proc/PID/environ of the
+                parent and of every worker: after crawls and after a
+                reload; nor in maildatctl scan -A -v -v
+  auth-files    modes 0644, 0640, 0604, 0700 refused by maildatd -n and
+                maildatctl scan -A, 0600 and 0400 accepted; a symbolic
+                link, a directory and a FIFO refused (and nothing hangs)
+  control       the control socket: root, the daemon's user and a member
+                of its group are served; another user is refused, also
+                with the socket made 0666
+  query         maildatctl query refuses INSERT, ATTACH, PRAGMA
+                writable_schema, load_extension() and more, and changes
+                nothing; query on a database its user cannot write
+  syslog        control characters never reach the syslog socket raw
+                (a rule whose message holds them, a postoffice name with
+                one); a location with spaces, quotes, % and ; round-trips
+  traversal     an XTN id "../../x" is refused as malformed and the file
+                it points at is never read; '.' and '..' in a URL refused
+  privileges    parent and workers: uid/gid nobody, no other groups, no
+                capabilities; NoNewPrivs and Seccomp reported; user = root
+                and unknown users refused
+  unit          etc/maildatd.service.in hardening, systemd-analyze verify
+                and security --offline (exposure at most 5.0)
+
+Prints TAP for automake's tap-driver.sh.  Needs root (smbd, useradd,
+privilege drop).  Every process started here is stopped in a finally
+block; the harness watchdog catches the rest if this script is killed.
+"""
+
+import grp
+import hashlib
+import json
+import os
+import pwd
+import random
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness                                          # noqa: E402
+
+t = harness.Tap()
+MAILDATD = harness.tool('maildatd')
+CTL = harness.tool('maildatctl')
+MKPO = harness.tool('mkpostoffice')
+
+USER = 'mdtest1'                # the SMB account
+PASSWORD = 'mdSec-%08x-Z9' % random.getrandbits(32)
+OTHER_USER = 'mdtest3'          # neither root, nor nobody, nor in nogroup
+GROUP_USER = 'mdtest4'          # a member of the daemon's group (nogroup)
+NOBODY = pwd.getpwnam('nobody')
+ODD_SHARE = "odd 'q' share"
+ODD_DIR = "PO 'q' %s%n 50%; x"
+
+_daemons = []
+SYSLOG = ['local']
+
+
+# ---------------------------------------------------------------------------
+# Helpers (copies of t_daemon.py's)
+# ---------------------------------------------------------------------------
+
+def wait_until(fn, timeout, step=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(step)
+
+
+def loc(port, share, path=''):
+    s = '\\\\127.0.0.1@%d\\%s' % (port, share)
+    if path:
+        s += '\\' + path.replace('/', '\\')
+    return s
+
+
+def mkpo(*args):
+    res = harness.run([MKPO] + [str(a) for a in args], timeout=60)
+    if res.returncode != 0:
+        raise harness.HarnessError('mkpostoffice failed:\n%s' % res)
+
+
+def make_readable(top):
+    os.chmod(top, 0o755)
+    for root, dirs, files in os.walk(top):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+
+
+def write_auth(path, user, password, mode=0o600):
+    with open(path, 'w') as f:
+        f.write('username = %s\npassword = %s\ndomain = MAILDATTEST\n'
+                % (user, password))
+    os.chmod(path, mode)
+
+
+def proc_stat(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    fields = s[s.rindex(')') + 2:].split()
+    return fields[0], int(fields[1])
+
+
+def proc_args(pid):
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            return [a for a in f.read().split(b'\0') if a]
+    except OSError:
+        return None
+
+
+def is_worker_args(args):
+    return bool(args) and b'--worker' in args and \
+        b'maildatd' in os.path.basename(args[0])
+
+
+def worker_pids(parent):
+    found = []
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        st = proc_stat(pid)
+        if st is None or st[0] in ('Z', 'X') or st[1] != parent:
+            continue
+        if is_worker_args(proc_args(pid)):
+            found.append(pid)
+    return sorted(found)
+
+
+def our_workers():
+    return [p.pid for p in harness.marked_processes(
+        harness.ENV_OWNER, harness._OWNER_TOKEN)
+        if is_worker_args([a.encode() for a in p.args])]
+
+
+def proc_status(pid):
+    """The fields of /proc/PID/status as a dict of strings."""
+    out = {}
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            key, _, value = line.partition(':')
+            out[key] = value.strip()
+    return out
+
+
+def target(name, url, **kw):
+    lines = ['[target %s]' % name, 'url = %s' % url]
+    lines += ['%s = %s' % kv for kv in kw.items()]
+    return '\n'.join(lines) + '\n'
+
+
+def secret_forms():
+    """The password as bytes, in the encodings it could be stored in."""
+    return [PASSWORD.encode(), PASSWORD.encode('utf-16-le'),
+            PASSWORD.encode().hex().encode()]
+
+
+def has_secret(data):
+    return any(f in data for f in secret_forms())
+
+
+def url_quote(s):
+    return urllib.parse.quote(s, safe="'")
+
+
+class Daemon(object):
+    """One maildatd in the foreground (-d), with its own directory (owned
+    by nobody) holding the database, the control socket and the log."""
+
+    def __init__(self, work, name, body, workers=2, extra_global=''):
+        self.dir = os.path.join(work, name)
+        os.mkdir(self.dir)
+        os.chmod(self.dir, 0o755)
+        os.chown(self.dir, NOBODY.pw_uid, NOBODY.pw_gid)
+        self.db = os.path.join(self.dir, 'maildat.db')
+        self.sock = os.path.join(self.dir, 'control.sock')
+        self.conf = os.path.join(work, name + '.conf')
+        self.logpath = os.path.join(work, name + '.log')
+        self.workers = workers
+        self.extra_global = extra_global
+        self.proc = None
+        self.log_f = None
+        self.write_conf(body)
+
+    def write_conf(self, body):
+        text = ('[maildatd]\ndatabase = %s\ncontrol_socket = %s\n'
+                'user = nobody\nworkers = %d\nsyslog = %s\n%s\n%s'
+                % (self.db, self.sock, self.workers, SYSLOG[0],
+                   self.extra_global, body))
+        tmp = self.conf + '.tmp'
+        with open(tmp, 'w') as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, self.conf)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def start(self, *args, wait_started=True):
+        self.log_f = open(self.logpath, 'ab')
+        self.proc = subprocess.Popen(
+            [MAILDATD, '-d', '-c', self.conf] + [str(a) for a in args],
+            stdin=subprocess.DEVNULL, stdout=self.log_f,
+            stderr=subprocess.STDOUT, env=harness._child_env(),
+            start_new_session=True,
+            preexec_fn=harness._make_preexec(os.getpid()))
+        _daemons.append(self)
+        if wait_started:
+            ok = wait_until(lambda: 'maildatd: started:' in self.log()
+                            or self.proc.poll() is not None, 30)
+            if self.proc.poll() is not None or not ok:
+                raise harness.HarnessError(
+                    'maildatd did not start (rc %s); log:\n%s'
+                    % (self.proc.poll(), self.log()[-3000:]))
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.running():
+            os.kill(self.proc.pid, sig)
+
+    def stop(self, timeout=20):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.proc.wait()
+        if self.log_f is not None:
+            self.log_f.close()
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            workers = worker_pids(self.proc.pid)
+            try:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.wait()
+            for pid in workers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    def log(self):
+        try:
+            with open(self.logpath, 'rb') as f:
+                return f.read().decode('utf-8', 'replace')
+        except OSError:
+            return ''
+
+    def ctl(self, *args, user=None, timeout=30):
+        argv = [CTL, '--socket', self.sock, '--db', self.db] + list(args)
+        if user is not None:
+            argv = ['runuser', '-u', user, '--'] + argv
+        return harness.run(argv, timeout=timeout)
+
+    def crawls(self):
+        """(id, location, started_us, outcome, error), oldest first."""
+        if not os.path.exists(self.db):
+            return []
+        uri = 'file:%s?mode=ro' % urllib.parse.quote(self.db)
+        con = sqlite3.connect(uri, uri=True, timeout=10)
+        try:
+            return con.execute(
+                'SELECT c.id, l.location, c.started_us, c.outcome, '
+                'c.error FROM crawl c JOIN location l ON l.id = '
+                'c.location_id ORDER BY c.id').fetchall()
+        finally:
+            con.close()
+
+    def count(self, location=None, outcome=None):
+        return len([r for r in self.crawls()
+                    if (location is None or r[1] == location)
+                    and (outcome is None or r[3] == outcome)])
+
+    def fix_owner(self):
+        for suffix in ('', '-wal', '-shm'):
+            try:
+                os.chown(self.db + suffix, NOBODY.pw_uid, NOBODY.pw_gid)
+            except OSError:
+                pass
+
+
+def stop_all_daemons():
+    for d in _daemons:
+        try:
+            d.kill()
+        except Exception as e:
+            sys.stderr.write('# warning: killing maildatd: %s\n' % e)
+    for pid in our_workers():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def rundir_of(parent):
+    """The run directory (--statedir) the workers of PARENT were given."""
+    for pid in worker_pids(parent):
+        args = proc_args(pid) or []
+        for i, a in enumerate(args[:-1]):
+            if a == b'--statedir':
+                return args[i + 1].decode()
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Cases
+# ---------------------------------------------------------------------------
+
+def check_no_secret(d, when, slog):
+    """The password is in none of the places a user could look."""
+    t.ok(not has_secret(d.log().encode()),
+         'secrets: not in the daemon\'s log (-v -v) %s' % when)
+    t.ok(not has_secret('\n'.join(slog.messages()).encode()),
+         'secrets: not in the alerts sent to syslog %s' % when)
+    pids = [('parent', d.pid)] + [('worker %d' % p, p)
+                                  for p in worker_pids(d.pid)]
+    t.ok(len(pids) == 1 + 3, 'secrets: the parent and 3 workers to look at '
+         '%s' % when)
+    leaks = []
+    for what, pid in pids:
+        for name in ('cmdline', 'environ'):
+            try:
+                with open('/proc/%d/%s' % (pid, name), 'rb') as f:
+                    if has_secret(f.read()):
+                        leaks.append('%s %s' % (what, name))
+            except OSError as e:
+                leaks.append('%s %s unreadable: %s' % (what, name, e))
+    t.eq(leaks, [], 'secrets: not in /proc/PID/cmdline or environ of the '
+         'parent and the workers %s' % when)
+    rd = rundir_of(d.pid)
+    files = []
+    if rd is not None:
+        for root, _, names in os.walk(rd):
+            for n in names:
+                p = os.path.join(root, n)
+                try:
+                    with open(p, 'rb') as f:
+                        if has_secret(f.read()):
+                            files.append(p)
+                except OSError:
+                    pass
+    t.ok(rd is not None and not files, 'secrets: not in the files of the '
+         'run directory %s (%s)' % (when, rd), diag=repr(files))
+
+
+def db_bytes(d):
+    blob = b''
+    for suffix in ('', '-wal', '-shm', '-journal'):
+        try:
+            with open(d.db + suffix, 'rb') as f:
+                blob += f.read()
+        except OSError:
+            pass
+    return blob
+
+
+def case_secrets(env):
+    a, work, slog = env['a'], env['work'], env['slog']
+    root_auth = os.path.join(work, 'root.auth')       # root's, 0600
+    own_auth = os.path.join(work, 'own.auth')         # nobody's, 0600
+    write_auth(root_auth, USER, PASSWORD)
+    write_auth(own_auth, USER, PASSWORD)
+    os.chown(own_auth, NOBODY.pw_uid, NOBODY.pw_gid)
+    lp, lp2 = loc(a.port, 'priv'), loc(a.port, 'priv2')
+    d = Daemon(work, 'secrets',
+               '[credentials corp]\nauth_file = %s\n' % root_auth +
+               '[credentials own]\nauth_file = %s\n' % own_auth +
+               target('priv', a.url('priv'), credentials='corp') +
+               target('priv2', a.url('priv2'), credentials='own') +
+               target('a', a.url('MAILDAT$')),
+               workers=3, extra_global='interval = 1s\ntimeout = 5s\n')
+    env['secrets_daemon'] = d
+    try:
+        d.start('-v', '-v')
+        t.ok(wait_until(lambda: d.count(lp, 'ok') >= 1 and
+                        d.count(lp2, 'ok') >= 1, 10),
+             'secrets: both password shares crawled ok (the password is '
+             'right)', diag=lambda: repr(d.crawls()) + d.log()[-2000:])
+        check_no_secret(d, 'after crawls', slog)
+        # Other cases use this daemon while it runs.
+        t.run(case_privileges_running, 'privileges (running daemon)', d)
+        t.run(case_control, 'control socket', d)
+        t.run(case_control_abuse, 'control socket abuse', d)
+        blob = db_bytes(d)
+        t.ok(len(blob) > 0 and not has_secret(blob),
+             'secrets: not in the database files while the daemon runs '
+             '(%d bytes with the WAL)' % len(blob))
+        n1, n2 = d.count(lp, 'ok'), d.count(lp2, 'ok')
+        d.signal(signal.SIGHUP)
+        t.ok(wait_until(lambda: 'configuration reloaded' in d.log(), 10),
+             'secrets: reloaded (SIGHUP)', diag=lambda: d.log()[-2000:])
+        t.ok('keeping the credentials read at start' in d.log(),
+             'secrets: the root-only auth file is kept from the start')
+        t.ok(wait_until(lambda: d.count(lp, 'ok') >= n1 + 2 and
+                        d.count(lp2, 'ok') >= n2 + 2, 10),
+             'secrets: both password shares still crawled ok after the '
+             'reload')
+        check_no_secret(d, 'after a reload', slog)
+        rc = d.stop()
+        t.eq(rc, 0, 'secrets: SIGTERM, exit 0', diag=d.log()[-2000:])
+    finally:
+        d.stop()
+    blob = db_bytes(d)
+    t.ok(len(blob) > 0 and not has_secret(blob),
+         'secrets: not in the database files (%d bytes)' % len(blob))
+    t.ok(not has_secret(d.log().encode()), 'secrets: not in the whole log '
+         '(%d lines)' % len(d.log().splitlines()))
+    res = harness.run([CTL, 'scan', '-v', '-v', '-A', root_auth,
+                       a.url('priv')], timeout=60)
+    t.ok(res.returncode == 0 and not has_secret((res.stdout +
+                                                 res.stderr).encode()),
+         'secrets: maildatctl scan -A -v -v: ok, and the password is not in '
+         'its output', diag=str(res)[-2000:])
+
+
+def case_privileges_running(d):
+    u, g = NOBODY.pw_uid, NOBODY.pw_gid
+    pids = [('parent', d.pid)] + [('worker %d' % p, p)
+                                  for p in worker_pids(d.pid)]
+    reported = set()
+    for what, pid in pids:
+        try:
+            st = proc_status(pid)
+        except OSError as e:
+            t.ok(False, 'privileges: /proc/%d/status of %s' % (pid, what),
+                 diag=str(e))
+            continue
+        ids = (st.get('Uid', '').split(), st.get('Gid', '').split(),
+               st.get('Groups', '').split())
+        t.eq(ids, ([str(u)] * 4, [str(g)] * 4, [str(g)]),
+             'privileges: %s: uid and gid nobody (real, effective, saved, '
+             'fs), groups only nogroup' % what)
+        caps = dict((k, int(st.get(k, '-1'), 16)) for k in
+                    ('CapInh', 'CapPrm', 'CapEff', 'CapAmb'))
+        t.eq(caps, {'CapInh': 0, 'CapPrm': 0, 'CapEff': 0, 'CapAmb': 0},
+             'privileges: %s: no capabilities (inheritable, permitted, '
+             'effective, ambient)' % what)
+        rep = (st.get('NoNewPrivs'), st.get('Seccomp'), st.get('CapBnd'))
+        if rep not in reported:
+            reported.add(rep)
+            t.diag('privileges: %s: NoNewPrivs %s, Seccomp %s, CapBnd %s '
+                   '(outside systemd nothing sets them; the unit sets '
+                   'NoNewPrivileges=yes)' % ((what,) + rep))
+    rd = rundir_of(d.pid)
+    if rd is None:
+        t.ok(False, 'privileges: the run directory of the workers found')
+    else:
+        sb = os.lstat(rd)
+        t.eq((sb.st_uid, stat.S_IMODE(sb.st_mode), stat.S_ISDIR(sb.st_mode)),
+             (u, 0o700, True), 'privileges: the run directory %s is '
+             'nobody\'s, mode 0700' % rd)
+    sb = os.stat(d.db)
+    t.eq(sb.st_uid, u, 'privileges: the database is nobody\'s')
+    t.diag('privileges: database mode %04o (from the umask; the unit sets '
+           'UMask=0027)' % stat.S_IMODE(sb.st_mode))
+
+
+def refused_start(work, name, user_line):
+    """Start maildatd as root with USER_LINE in [maildatd]: (rc, output,
+    whether it created its database)."""
+    dbdir = os.path.join(work, name)
+    os.mkdir(dbdir)
+    os.chown(dbdir, NOBODY.pw_uid, NOBODY.pw_gid)
+    conf = os.path.join(work, name + '.conf')
+    with open(conf, 'w') as f:
+        f.write('[maildatd]\ndatabase = %s/x.db\ncontrol_socket = %s/s\n'
+                '%s[target a]\nurl = smb://127.0.0.1:1/x\n'
+                % (dbdir, dbdir, user_line))
+    res = harness.run([MAILDATD, '-d', '-c', conf], timeout=20)
+    return res, os.path.exists(os.path.join(dbdir, 'x.db'))
+
+
+def case_privileges_refusals(env):
+    work = env['work']
+    res, made = refused_start(work, 'asroot', 'user = root\n')
+    t.ok(res.returncode == 1 and 'user root is root; refusing to run as '
+         'root' in res.stderr and not made,
+         'privileges: user = root: refused, exit 1, no database',
+         diag=str(res))
+    res, made = refused_start(work, 'nouser', 'user = nosuchuser9\n')
+    t.ok(res.returncode == 1 and 'user nosuchuser9 does not exist' in
+         res.stderr and not made,
+         'privileges: an unknown user: refused, exit 1', diag=str(res))
+    res, made = refused_start(work, 'emptyuser', 'user =\n')
+    t.ok(res.returncode == 2 and 'bad user name' in res.stderr and not made,
+         'privileges: user = (empty): a configuration error, exit 2',
+         diag=str(res))
+    # Without user = the daemon's user is "maildatd".
+    try:
+        pw = pwd.getpwnam('maildatd')
+    except KeyError:
+        pw = None
+    if pw is None:
+        res, made = refused_start(work, 'defuser', '')
+        t.ok(res.returncode == 1 and 'user maildatd does not exist' in
+             res.stderr and not made,
+             'privileges: no user = and no maildatd account: refused '
+             'rather than run as root', diag=str(res))
+    else:
+        t.skip('privileges: no user = and no maildatd account',
+               'a maildatd account exists here')
+
+
+def case_control(d):
+    for who in (None, 'nobody'):
+        res = d.ctl('status', user=who)
+        t.eq(res.returncode, 0, 'control: %s is served' % (who or 'root'),
+             diag=str(res))
+    harness._ensure_unix_user(OTHER_USER)
+    other = pwd.getpwnam(OTHER_USER)
+    gid = NOBODY.pw_gid
+    groups = os.getgrouplist(OTHER_USER, other.pw_gid)
+    if gid in groups:
+        t.ok(False, 'control: %s is not in the daemon\'s group' % OTHER_USER)
+        return
+    res = d.ctl('status', user=OTHER_USER)
+    t.ok(res.returncode == 1 and 'Permission denied' in res.stderr,
+         'control: %s is refused by the socket\'s mode (0660)' % OTHER_USER,
+         diag=str(res))
+    os.chmod(d.sock, 0o666)
+    try:
+        for cmd in ('status', 'reload', 'crawl'):
+            res = d.ctl(cmd, user=OTHER_USER)
+            t.ok(res.returncode != 0 and res.stdout == '',
+                 'control: socket made 0666: %s still refused (%s)'
+                 % (OTHER_USER, cmd), diag=str(res))
+    finally:
+        os.chmod(d.sock, 0o660)
+    t.like(d.log(), r'control: refused peer uid %d' % other.pw_uid,
+           'control: the refused peer is logged')
+    # A member of the daemon's group (supplementary group).
+    try:
+        pwd.getpwnam(GROUP_USER)
+    except KeyError:
+        harness.run(['useradd', '--system', '--no-create-home', '--shell',
+                     '/usr/sbin/nologin', '-G', grp.getgrgid(gid).gr_name,
+                     GROUP_USER], timeout=30)
+    try:
+        member = pwd.getpwnam(GROUP_USER)
+        ok = gid in os.getgrouplist(GROUP_USER, member.pw_gid)
+    except KeyError:
+        ok = False
+    if not ok:
+        t.skip('control: a member of the daemon\'s group is served',
+               'could not create %s in group %d' % (GROUP_USER, gid))
+        return
+    res = d.ctl('status', user=GROUP_USER)
+    t.eq(res.returncode, 0, 'control: %s, a member of the daemon\'s group, '
+         'is served' % GROUP_USER, diag=str(res))
+    # README: "A member of the group can read the database while the
+    # daemon runs" (it cannot write the -shm file).
+    res = harness.run(['runuser', '-u', GROUP_USER, '--', CTL, '--db', d.db,
+                       '--format', 'json', 'query',
+                       'SELECT count(*) AS n FROM crawls'], timeout=30)
+    t.ok(res.returncode == 0 and '"n"' in res.stdout,
+         'control: %s may query the database while the daemon runs'
+         % GROUP_USER, diag=str(res))
+
+
+def control_raw(d, data, timeout=5):
+    """Send DATA to the control socket as root; what came back (maybe
+    empty: the daemon may close while we still send)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    out = b''
+    try:
+        s.connect(d.sock)
+        s.sendall(data)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except OSError:
+        pass
+    finally:
+        s.close()
+    return out.decode('utf-8', 'replace')
+
+
+def case_control_abuse(d):
+    """An allowed peer that misbehaves does not stop the daemon."""
+    ans = control_raw(d, b'x' * 100000)
+    t.ok(ans == '' or ans.startswith('error: line too long'),
+         'control: a 100 kB line is cut off ("line too long", or the '
+         'connection closed)', diag=repr(ans[:200]))
+    t.ok(d.running() and d.ctl('status').returncode == 0,
+         'control: ... and the daemon still answers')
+    ans = control_raw(d, b'status\0\xff\x1b[2J\n')
+    t.diag('control: "status\\0<binary>" is answered as: %r' % ans[:40])
+    t.ok(ans.startswith('error: NUL byte in the command'),
+         'control: a command with a NUL byte is refused, not cut short '
+         'and run', diag=repr(ans[:80]))
+    idle = []
+    try:
+        for _ in range(100):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(d.sock)
+            idle.append(s)
+        t0 = time.monotonic()
+        res = d.ctl('status')
+        took = time.monotonic() - t0
+    finally:
+        for s in idle:
+            s.close()
+    t.ok(res.returncode == 0 and took < 3, 'control: status answered in '
+         '%.2f s while 100 idle connections are open' % took, diag=str(res))
+    t.ok(d.running(), 'control: the daemon is still running')
+
+
+def case_auth_files(env):
+    a, work = env['a'], env['work']
+    adir = os.path.join(work, 'auth')
+    os.mkdir(adir, 0o755)
+
+    def conf_for(path):
+        conf = os.path.join(adir, os.path.basename(path) + '.conf')
+        with open(conf, 'w') as f:
+            f.write('[maildatd]\n'                          # 1
+                    'database = %s/x.db\n'                  # 2
+                    '[credentials corp]\n'                  # 3
+                    'auth_file = %s\n'                      # 4
+                    '[target a]\nurl = %s\ncredentials = corp\n'
+                    % (adir, path, a.url('priv')))
+        return conf
+
+    def check(path, accept, why, what):
+        conf = conf_for(path)
+        res = harness.run([MAILDATD, '-n', '-c', conf], timeout=20)
+        if accept:
+            t.eq((res.returncode, res.stdout), (0, 'configuration OK\n'),
+                 'auth-files: %s: accepted by maildatd -n' % what,
+                 diag=str(res))
+        else:
+            t.ok(res.returncode == 2 and ('%s:4: credentials corp: %s: %s'
+                                          % (conf, path, why))
+                 in res.stderr,
+                 'auth-files: %s: refused by maildatd -n with file:line '
+                 '(%s)' % (what, why), diag=str(res))
+        res = harness.run([CTL, 'scan', '-A', path, a.url('priv')],
+                          timeout=60)
+        if accept:
+            t.ok(res.returncode == 0 and ' ok ' in res.stdout,
+                 'auth-files: %s: maildatctl scan -A logs on, ok' % what,
+                 diag=str(res))
+        else:
+            t.ok(res.returncode == 1 and res.stdout == '' and
+                 ('%s: %s' % (path, why)) in res.stderr,
+                 'auth-files: %s: refused by maildatctl scan -A, exit 1'
+                 % what, diag=str(res))
+        t.ok(not has_secret((res.stdout + res.stderr).encode()),
+             'auth-files: %s: the password is not printed' % what)
+
+    for mode in (0o644, 0o640, 0o604, 0o700, 0o660):
+        p = os.path.join(adir, 'm%04o.auth' % mode)
+        write_auth(p, USER, PASSWORD, mode)
+        check(p, False, 'mode %04o is too open' % mode, 'mode %04o' % mode)
+    for mode in (0o600, 0o400):
+        p = os.path.join(adir, 'm%04o.auth' % mode)
+        write_auth(p, USER, PASSWORD, mode)
+        check(p, True, None, 'mode %04o' % mode)
+    good = os.path.join(adir, 'm0600.auth')
+    link = os.path.join(adir, 'link.auth')
+    os.symlink(good, link)
+    check(link, False, 'Too many levels of symbolic links',
+          'a symbolic link to a 0600 file (O_NOFOLLOW)')
+    d = os.path.join(adir, 'dir.auth')
+    os.mkdir(d, 0o700)
+    check(d, False, 'not a regular file', 'a directory')
+    fifo = os.path.join(adir, 'fifo.auth')
+    os.mkfifo(fifo, 0o600)
+    # lib/authfile.c opens with O_NONBLOCK: without it this waited for a
+    # writer forever (maildatd -n, scan -A, and a reload in the daemon).
+    check(fifo, False, 'not a regular file', 'a FIFO (no hang)')
+
+
+def query_attacks(db, outside):
+    """(description, SQL) of statements maildatctl query must refuse."""
+    lib = '/lib/x86_64-linux-gnu/libc.so.6'
+    return [
+        ('INSERT', "INSERT INTO location (location, host, port, share, "
+         "path) VALUES ('x', 'x', 0, 'x', '')"),
+        ('INSERT through a CTE', "WITH v(x) AS (SELECT 1) INSERT INTO "
+         "alert (rule) SELECT 'x' FROM v"),
+        ('UPDATE', "UPDATE location SET host = 'evil'"),
+        ('DELETE', 'DELETE FROM crawl'),
+        ('REPLACE', "REPLACE INTO route (location_id, seq) VALUES (1, 1)"),
+        ('DROP VIEW', 'DROP VIEW crawls'),
+        ('CREATE TEMP TABLE', 'CREATE TEMP TABLE t (x)'),
+        ('ATTACH', "ATTACH DATABASE '%s' AS evil" % outside),
+        ('ATTACH a URI', "ATTACH 'file:%s?mode=rwc' AS evil" % outside),
+        ('PRAGMA writable_schema = 1', 'PRAGMA writable_schema = 1'),
+        ('PRAGMA writable_schema = ON', 'PRAGMA writable_schema=ON'),
+        ('PRAGMA query_only = 0', 'PRAGMA query_only = 0'),
+        ('PRAGMA journal_mode = DELETE', 'PRAGMA journal_mode = DELETE'),
+        ('PRAGMA user_version = 99', 'PRAGMA user_version = 99'),
+        ('load_extension()', "SELECT load_extension('%s')" % lib),
+        ('load_extension() in a subquery', "SELECT (SELECT "
+         "load_extension('%s', 'x'))" % lib),
+        ('a second statement', 'SELECT 1; DELETE FROM crawl'),
+        ('VACUUM INTO', "VACUUM INTO '%s'" % outside),
+        ('BEGIN', 'BEGIN IMMEDIATE'),
+        ('SAVEPOINT', 'SAVEPOINT s'),
+    ]
+
+
+def file_digest(paths):
+    """A digest of the contents of PATHS (a missing file reads as
+    empty)."""
+    h = hashlib.sha256()
+    for p in paths:
+        try:
+            with open(p, 'rb') as f:
+                data = f.read()
+        except OSError:
+            data = b''
+        h.update(hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
+def case_query(env):
+    d = env.get('secrets_daemon')
+    if d is None or not os.path.exists(d.db):
+        t.ok(False, 'query: the secrets case left a database to query')
+        return
+    work = env['work']
+    outside = os.path.join(work, 'outside.db')
+    # The -shm file is SQLite's shared index, not data: a reader of a
+    # WAL database creates it (and an empty -wal) if it is missing.
+    files = [d.db, d.db + '-wal']
+    before = file_digest(files)
+    uri = 'file:%s?mode=ro' % urllib.parse.quote(d.db)
+    for user in (None, 'nobody'):
+        for what, sql in query_attacks(d.db, outside):
+            res = d.ctl('query', sql, user=user)
+            t.ok(res.returncode == 1 and 'query refused' in res.stderr and
+                 res.stdout == '',
+                 'query: %s refused (as %s)' % (what, user or 'root'),
+                 diag=str(res))
+    t.ok(not os.path.exists(outside), 'query: no file made by ATTACH or '
+         'VACUUM INTO')
+    t.eq(file_digest(files), before, 'query: the database and its WAL '
+         'are unchanged, byte for byte')
+    con = sqlite3.connect(uri, uri=True)
+    try:
+        ws = con.execute("SELECT count(*) FROM sqlite_master WHERE "
+                         "name = 't' OR sql LIKE '%evil%'").fetchone()
+    finally:
+        con.close()
+    d.fix_owner()
+    t.eq(ws, (0,), 'query: no schema object added')
+    res = d.ctl('--format', 'json', 'query',
+                'SELECT count(*) AS n FROM crawls')
+    try:
+        n = json.loads(res.stdout)[0]['n']
+    except (ValueError, IndexError, KeyError):
+        n = None
+    t.ok(res.returncode == 0 and n and n > 0, 'query: a SELECT still works '
+         '(%s crawls)' % n, diag=str(res))
+
+    # A database its user may read but not write (root's, 0644, in a
+    # directory of root's): the daemon is stopped, so there is no -shm.
+    harness._ensure_unix_user(OTHER_USER)
+    rodir = os.path.join(work, 'rodb')
+    os.mkdir(rodir, 0o755)
+    ro = os.path.join(rodir, 'copy.db')
+    shutil.copy(d.db, ro)
+    os.chmod(ro, 0o644)
+    before = file_digest([ro])
+    res = harness.run(['runuser', '-u', OTHER_USER, '--', CTL, '--db', ro,
+                       'query', 'SELECT count(*) AS n FROM crawls'],
+                      timeout=30)
+    t.diag('query: on a database %s may not write: exit %d: %s'
+           % (OTHER_USER, res.returncode, (res.stdout + res.stderr).strip()))
+    t.ok(res.returncode in (0, 1) and (res.returncode == 0 or
+                                       ro in res.stderr),
+         'query: on a database its user cannot write: an answer or a '
+         'message naming the file (README: a stopped WAL database needs '
+         'write access to its directory)', diag=str(res))
+    t.eq((file_digest([ro]), sorted(os.listdir(rodir))),
+         (before, ['copy.db']), 'query: ... the file is unchanged and no '
+         '-wal or -shm file appears')
+    for what, sql in query_attacks(ro, outside)[:3]:
+        res = harness.run(['runuser', '-u', OTHER_USER, '--', CTL, '--db',
+                           ro, 'query', sql], timeout=30)
+        t.eq(res.returncode, 1, 'query: %s on that database: exit 1' % what,
+             diag=str(res))
+    t.eq(file_digest([ro]), before, 'query: ... and it is still unchanged')
+
+
+def ctrl_bytes(text):
+    return [c for c in text if ord(c) < 0x20 or ord(c) == 0x7f]
+
+
+def case_syslog(env):
+    a, work, slog = env['a'], env['work'], env['slog']
+    lodd = '\\\\127.0.0.1@%d\\%s\\%s' % (a.port, ODD_SHARE, ODD_DIR)
+    lctrl = loc(a.port, 'ctrl', 'NAMECTRL')
+    odd_url = 'smb://127.0.0.1:%d/%s/%s' % (a.port, url_quote(ODD_SHARE),
+                                            url_quote(ODD_DIR))
+    # A rule of our own whose message holds control characters: a
+    # newline that would forge a second syslog line, BEL, ESC, CR, DEL.
+    evil = ("SELECT location AS key, 'first' || char(10) || '<11>Jan  1 "
+            "00:00:00 forged[1]: line' || char(7) || char(27) || '[2J' || "
+            "char(13) || char(127) || location AS message FROM locations "
+            "WHERE location LIKE '%NAMECTRL'")
+    d = Daemon(work, 'syslog',
+               target('odd', odd_url) +
+               target('ctrl', a.url('ctrl', 'NAMECTRL')) +
+               '[rule evil]\nseverity = warning\nquery = %s\n' % evil,
+               workers=2, extra_global='interval = 1h\ntimeout = 10s\n')
+    slog.clear()
+    try:
+        d.start('--once', wait_started=False)
+        try:
+            rc = d.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            rc = None
+    finally:
+        d.stop()
+    t.eq(rc, 1, 'syslog: --once: exit 1 (malformed postoffices)',
+         diag=d.log()[-2000:])
+    rows = dict((r[1], r) for r in d.crawls())
+    t.eq((rows.get(lctrl) or [None] * 5)[3], 'malformed',
+         'syslog: a postoffice name with a control byte is malformed',
+         diag=repr(rows))
+    t.like((rows.get(lctrl) or [''] * 5)[4] or '', 'control character',
+           'syslog: ... "name holds a control character"')
+    t.ok(lodd in rows, 'syslog: the location with spaces, quotes, %% and ; '
+         'round-trips into the database: %s' % lodd, diag=repr(list(rows)))
+    msgs = wait_until(lambda: [m for m in slog.messages()
+                               if 'evil' in m] and slog.messages(), 5)
+    msgs = slog.messages()
+    for m in msgs:
+        t.diag('syslog: %s' % m)
+    raw = [m for m in msgs if ctrl_bytes(m)]
+    t.eq(raw, [], 'syslog: no raw control byte in any of the %d messages '
+         'received' % len(msgs))
+    ev = [m for m in msgs if 'alert' in m and 'evil' in m]
+    t.ok(ev and all(x in ev[0] for x in ('\\x0a', '\\x07', '\\x1b',
+                                         '\\x0d', '\\x7f')),
+         'syslog: the rule\'s control characters arrive as \\xNN',
+         diag=repr(ev))
+    mal = [m for m in msgs if 'malformed' in m and 'NAMECTRL' in m]
+    t.ok(mal, 'syslog: the malformed alert for the control-byte name is '
+         'sent (escaped)', diag=repr(msgs))
+    oddm = [m for m in msgs if 'malformed' in m and lodd in m]
+    t.ok(oddm, 'syslog: the alert names the odd location exactly', diag=repr(
+        msgs))
+    res = d.ctl('--format', 'json', 'query', "SELECT location FROM "
+                "postoffices WHERE location LIKE '%odd%'")
+    try:
+        got = [r['location'] for r in json.loads(res.stdout)]
+    except ValueError:
+        got = None
+    t.eq(got, [lodd], 'syslog: maildatctl query shows it as it is',
+         diag=str(res))
+
+
+def case_traversal(env):
+    a, work, trav = env['a'], env['work'], env['trav']
+    sentinel = os.path.join(trav, 'x.XTN')
+    calib = os.path.join(trav, 'calib.XTN')
+    old = time.time() - 3 * 86400
+    for p in (sentinel, calib):
+        os.utime(p, (old, old - 86400))
+    # Does a read through Samba update the access time here (relatime)?
+    res = a.smbclient('trav', 'get calib.XTN /dev/null')
+    calibrated = res.returncode == 0 and os.stat(calib).st_atime > old + 60
+    db = os.path.join(work, 'trav.db')
+    res = harness.run([CTL, '--db', db, '--format', 'json', 'scan',
+                       '--save', a.url('trav', 'TRAV')], timeout=60)
+    try:
+        r = json.loads(res.stdout)[0]
+    except (ValueError, IndexError):
+        r = {}
+    t.eq(r.get('outcome'), 'malformed', 'traversal: an XTN id "../../x" '
+         'makes the postoffice malformed', diag=str(res))
+    t.like(r.get('detail') or '', r'XTN id is not 8 hex digits',
+           'traversal: ... the detail says "XTN id is not 8 hex digits"')
+    t.eq(r.get('address'), 'TRAV/PO', 'traversal: ... the identity is '
+         'still read')
+    t.ok('SENTINEL' not in res.stdout + res.stderr,
+         'traversal: the sentinel\'s postoffice is not among the routes')
+    con = sqlite3.connect(db)
+    try:
+        n = con.execute("SELECT count(*) FROM route WHERE to_postoffice = "
+                        "'SENTINEL'").fetchone()[0]
+    finally:
+        con.close()
+    t.eq(n, 0, 'traversal: no route to the sentinel in the database')
+    if calibrated:
+        t.ok(os.stat(sentinel).st_atime < old + 60,
+             'traversal: the sentinel ../../x.XTN was never read (its '
+             'access time is unchanged)')
+    else:
+        t.skip('traversal: the sentinel was never read (access time)',
+               'reads do not update access times on this file system')
+    # '.' and '..' in configured URLs.
+    bad = ['smb://127.0.0.1/share/../etc', 'smb://127.0.0.1/share/./PO',
+           'smb://127.0.0.1/share/%2e%2e/x', 'smb://127.0.0.1/share/a/..',
+           'smb://127.0.0.1/../x']
+    conf = os.path.join(work, 'dots.conf')
+    lines = ['[maildatd]', 'database = %s/x.db' % work]
+    where = []
+    for i, u in enumerate(bad):
+        lines += ['[target t%d]' % i, 'url = %s' % u]
+        where.append(len(lines))
+    with open(conf, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    res = harness.run([MAILDATD, '-n', '-c', conf], timeout=20)
+    t.eq((res.returncode, res.stdout), (2, ''), 'traversal: maildatd -n '
+         'refuses "." and ".." in URLs: exit 2', diag=str(res))
+    for u, line in zip(bad, where):
+        t.ok('%s:%d: url: ' % (conf, line) in res.stderr and
+             "'.' and '..' are not allowed" in res.stderr,
+             'traversal: %s refused at %s:%d' % (u, os.path.basename(conf),
+                                                 line), diag=res.stderr)
+        r2 = harness.run([CTL, 'scan', u], timeout=20)
+        t.eq(r2.returncode, 2, 'traversal: maildatctl scan %s: exit 2' % u,
+             diag=str(r2))
+
+
+def case_unit(env):
+    src = os.path.join(harness.srcdir(), 'etc', 'maildatd.service.in')
+    with open(src) as f:
+        text = f.read()
+    keys = {}
+    for line in text.splitlines():
+        if '=' in line and not line.lstrip().startswith('#'):
+            k, _, v = line.partition('=')
+            keys.setdefault(k.strip(), []).append(v.strip())
+    want = {'NoNewPrivileges': 'yes', 'ProtectSystem': 'strict',
+            'PrivateTmp': 'yes'}
+    for k, v in sorted(want.items()):
+        t.eq(keys.get(k), [v], 'unit: %s=%s' % (k, v))
+    fam = ' '.join(keys.get('RestrictAddressFamilies', [])).split()
+    t.ok(fam and set(fam) <= {'AF_UNIX', 'AF_INET', 'AF_INET6',
+                              'AF_NETLINK'},
+         'unit: RestrictAddressFamilies= limited to %s' % ' '.join(fam))
+    caps = ' '.join(keys.get('CapabilityBoundingSet', [])).split()
+    t.ok(caps and 'CAP_SYS_ADMIN' not in caps and
+         set(caps) <= {'CAP_SETUID', 'CAP_SETGID', 'CAP_CHOWN',
+                       'CAP_DAC_OVERRIDE'},
+         'unit: CapabilityBoundingSet= only what the start needs: %s'
+         % ' '.join(caps))
+    sa = shutil.which('systemd-analyze')
+    if sa is None:
+        t.skip('unit: systemd-analyze', 'systemd-analyze is not installed')
+        return
+    udir = os.path.join(env['work'], 'unit')
+    os.mkdir(udir)
+    unit = os.path.join(udir, 'maildatd.service')
+    built = text
+    for k, v in (('sbindir', os.path.dirname(MAILDATD)),
+                 ('bindir', os.path.dirname(CTL)), ('sysconfdir', '/etc'),
+                 ('localstatedir', '/var'), ('runstatedir', '/run')):
+        built = built.replace('@%s@' % k, v)
+    t.ok('@' not in re.sub(r'#.*', '', built), 'unit: every @...@ '
+         'placeholder filled in')
+    with open(unit, 'w') as f:
+        f.write(built)
+    res = harness.run([sa, 'verify', '--man=no', unit], timeout=60)
+    t.ok(res.returncode == 0, 'unit: systemd-analyze verify: no complaint',
+         diag=str(res))
+    res = harness.run([sa, 'security', '--offline=yes', '--no-pager',
+                       unit], timeout=60)
+    m = re.search(r'Overall exposure level for \S+: ([\d.]+) (\S+)',
+                  res.stdout)
+    if res.returncode != 0 and m is None:
+        t.skip('unit: systemd-analyze security --offline',
+               'not supported here: %s' % res.stderr.strip()[:200])
+        return
+    t.ok(m is not None, 'unit: systemd-analyze security reports an '
+         'exposure level', diag=str(res)[-2000:])
+    if m:
+        score = float(m.group(1))
+        t.diag('unit: systemd-analyze security --offline=yes: exposure %s '
+               '%s' % (m.group(1), m.group(2)))
+        for line in res.stdout.splitlines():
+            if line.startswith('\u2717'):       # the settings that cost
+                t.diag('unit:   %s' % re.sub(r'\s+', ' ', line)[:120])
+        t.ok(score <= 5.0, 'unit: exposure level %.1f is at most 5.0'
+             % score)
+
+
+# ---------------------------------------------------------------------------
+
+def build_tree(work):
+    srv = os.path.join(work, 'srv')
+    sound = os.path.join(srv, 'sound')
+    priv = os.path.join(srv, 'priv')
+    priv2 = os.path.join(srv, 'priv2')
+    odd = os.path.join(srv, 'odd')
+    ctrl = os.path.join(srv, 'ctrl')
+    trav = os.path.join(srv, 'trav')
+    mkpo('-N', 'CORP', '-P', 'HQ', '--route', 'CORP/BRANCH', sound)
+    mkpo('-N', 'SEC', '-P', 'VAULT', priv)
+    mkpo('-N', 'SEC', '-P', 'VAULT2', '-s', '33-33333', priv2)
+    mkpo('-N', 'ODD', '-P', 'ONE', '-s', '44-44444', '--route', 'ODD/TWO',
+         '--damage', 'xtn-size', os.path.join(odd, ODD_DIR))
+    mkpo('-N', 'CTL', '-P', 'BELL', '-s', '55-55555', '--damage',
+         'name-ctrl', os.path.join(ctrl, 'NAMECTRL'))
+    mkpo('-N', 'TRAV', '-P', 'PO', '-s', '66-66666', '--route',
+         'SNET/OTHER', '--damage', 'xtn-id', os.path.join(trav, 'TRAV'))
+    # A sound XTN file naming SENTINEL, where "../../x" would lead.
+    tmp = os.path.join(work, 'sentinel-po')
+    mkpo('-N', 'Q', '-P', 'Q', '--route', 'SNET/SENTINEL', tmp)
+    xtn = os.path.join(tmp, 'XTN', os.listdir(os.path.join(tmp, 'XTN'))[0])
+    shutil.copy(xtn, os.path.join(trav, 'x.XTN'))
+    shutil.copy(xtn, os.path.join(trav, 'calib.XTN'))
+    make_readable(srv)
+    return sound, priv, priv2, odd, ctrl, trav
+
+
+def main():
+    started = time.monotonic()
+    if os.geteuid() != 0:
+        t.skip_all('needs root (smbd, useradd, privilege drop)')
+    work = harness.make_workdir()
+    try:
+        sound, priv, priv2, odd, ctrl, trav = build_tree(work)
+        opts = {'valid users': USER, 'guest ok': 'no'}
+        with harness.Samba(work, shares={'MAILDAT$': sound, 'priv': priv,
+                                         'priv2': priv2, ODD_SHARE: odd,
+                                         'ctrl': ctrl, 'trav': trav},
+                           users={USER: PASSWORD},
+                           share_options={'priv': opts,
+                                          'priv2': opts}) as sa, \
+                harness.SyslogReceiver(work) as slog:
+            SYSLOG[0] = 'unix:' + slog.path
+            env = {'work': work, 'a': sa, 'slog': slog, 'trav': trav}
+            cases = [('secrets, privileges, control', case_secrets),
+                     ('privileges: refusals', case_privileges_refusals),
+                     ('auth files', case_auth_files),
+                     ('query', case_query),
+                     ('syslog', case_syslog),
+                     ('traversal', case_traversal),
+                     ('unit', case_unit)]
+            try:
+                for name, fn in cases:
+                    t0 = time.monotonic()
+                    t.run(fn, name, env)
+                    t.diag('%s: %.1f s' % (name, time.monotonic() - t0))
+                    stop_all_daemons()
+            finally:
+                stop_all_daemons()
+    except harness.SkipTest as e:
+        t.skip_all(str(e))
+    finally:
+        stop_all_daemons()
+        shutil.rmtree(work, ignore_errors=True)
+    t.diag('runtime %.1f s' % (time.monotonic() - started))
+    t.done()
+
+
+if __name__ == '__main__':
+    main()
