@@ -45,6 +45,7 @@ struct worker {
 	unsigned		 jobs;
 	int			 retiring;	/* told to exit */
 	int64_t			 spawned_ms;	/* monotonic */
+	int			 spoke;		/* sent a valid message */
 	int64_t			 job_started_us;
 };
 
@@ -251,6 +252,7 @@ pool_frame(struct worker *w, uint32_t type, const uint8_t *p, uint32_t len)
 		log_warnx("worker %ld: message while idle", (long)w->pid);
 		return -1;
 	}
+	w->spoke = 1;
 	switch (type) {
 	case MSG_RESULT:
 		if (msg_decode_result(p, len, &id, &r, err, sizeof(err)) == -1 ||
@@ -552,8 +554,17 @@ pool_reap(void)
 				log_warnx("worker %ld %s", (long)pid, why);
 			if (!w->retiring) {
 				pool_nreplaced++;
-				if (w->jobs == 0 && maildatd_now_ms() -
-				    w->spawned_ms < 1000 && !pool_stopping)
+				/*
+				 * Died at start: within a second, before it
+				 * said anything, and by itself (a failed exec
+				 * exits 127; a crash is a signal), not killed
+				 * from outside.
+				 */
+				if (!w->spoke && maildatd_now_ms() -
+				    w->spawned_ms < 1000 && !pool_stopping &&
+				    (WIFEXITED(status) ? WEXITSTATUS(status) !=
+				    0 : WTERMSIG(status) != SIGKILL &&
+				    WTERMSIG(status) != SIGTERM))
 					pool_backoff(why);
 			}
 			pool_rmstate(pid);
