@@ -10,17 +10,8 @@
 #include <unistd.h>
 
 #include "authfile.h"
+#include "log.h"
 #include "xmalloc.h"
-
-static void __attribute__((format(printf, 3, 4)))
-authfile_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Strip leading and trailing blanks (and a trailing CR) in place. */
 static char *
@@ -61,23 +52,23 @@ authfile_read(const char *path, struct authfile *a, char *err, size_t errlen)
 	/* O_NONBLOCK: a FIFO must be refused below, not wait for a writer. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 	    O_NONBLOCK)) == -1) {
-		authfile_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		log_errbuf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
-		authfile_seterr(err, errlen, "%s: not a regular file", path);
+		log_errbuf(err, errlen, "%s: not a regular file", path);
 		close(fd);
 		return -1;
 	}
 	if ((sb.st_mode & 07777 & ~0600) != 0) {
-		authfile_seterr(err, errlen, "%s: mode %04o is too open; it "
+		log_errbuf(err, errlen, "%s: mode %04o is too open; it "
 		    "must be 0600 or 0400 (chmod 600 %s)", path,
 		    (unsigned)(sb.st_mode & 07777), path);
 		close(fd);
 		return -1;
 	}
 	if ((f = fdopen(fd, "r")) == NULL) {
-		authfile_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		log_errbuf(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -87,7 +78,7 @@ authfile_read(const char *path, struct authfile *a, char *err, size_t errlen)
 		if (*key == '\0' || *key == '#' || *key == ';')
 			continue;
 		if ((eq = strchr(key, '=')) == NULL) {
-			authfile_seterr(err, errlen, "%s:%d: expected key = "
+			log_errbuf(err, errlen, "%s:%d: expected key = "
 			    "value", path, lineno);
 			goto out;
 		}
@@ -101,7 +92,7 @@ authfile_read(const char *path, struct authfile *a, char *err, size_t errlen)
 		else if (strcmp(key, "domain") == 0)
 			slot = &a->domain;
 		else {
-			authfile_seterr(err, errlen, "%s:%d: unknown key '%s' "
+			log_errbuf(err, errlen, "%s:%d: unknown key '%s' "
 			    "(expected username, password or domain)", path,
 			    lineno, key);
 			goto out;
@@ -110,11 +101,11 @@ authfile_read(const char *path, struct authfile *a, char *err, size_t errlen)
 		*slot = xstrdup(val);
 	}
 	if (ferror(f)) {
-		authfile_seterr(err, errlen, "%s: read error", path);
+		log_errbuf(err, errlen, "%s: read error", path);
 		goto out;
 	}
 	if (a->username == NULL || a->username[0] == '\0') {
-		authfile_seterr(err, errlen, "%s: no username", path);
+		log_errbuf(err, errlen, "%s: no username", path);
 		goto out;
 	}
 	if (a->password == NULL)

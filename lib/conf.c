@@ -44,6 +44,7 @@
 #include "conf.h"
 #include "duration.h"
 #include "smburl.h"
+#include "log.h"
 #include "xmalloc.h"
 
 #ifndef LOCALSTATEDIR
@@ -436,16 +437,6 @@ conf_parse_facility(const char *s, int *v)
 	return 0;
 }
 
-static void __attribute__((format(printf, 3, 4)))
-conf_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * Parse a syslog = destination: local, unix:/abs/path, udp:host:port or
  * tcp:host:port (an IPv6 host in brackets).
@@ -466,12 +457,12 @@ conf_parse_syslog(const char *s, struct conf_syslog *d, char *err,
 	}
 	if (strncmp(s, "unix:", 5) == 0) {
 		if (s[5] != '/') {
-			conf_seterr(err, errlen, "unix: needs an absolute path "
+			log_errbuf(err, errlen, "unix: needs an absolute path "
 			    "(unix:/dev/log)");
 			return -1;
 		}
 		if (strlen(s + 5) >= sizeof(d->path)) {
-			conf_seterr(err, errlen, "socket path longer than %zu "
+			log_errbuf(err, errlen, "socket path longer than %zu "
 			    "bytes", sizeof(d->path) - 1);
 			return -1;
 		}
@@ -484,59 +475,59 @@ conf_parse_syslog(const char *s, struct conf_syslog *d, char *err,
 	else if (strncmp(s, "tcp:", 4) == 0)
 		d->kind = CONF_SYSLOG_TCP;
 	else {
-		conf_seterr(err, errlen, "'" CONF_ECHO "' is not local, "
+		log_errbuf(err, errlen, "'" CONF_ECHO "' is not local, "
 		    "unix:/path, udp:host:port or tcp:host:port", s);
 		return -1;
 	}
 	hp = s + 4;
 	if (*hp == '[') {
 		if ((close = strchr(hp, ']')) == NULL) {
-			conf_seterr(err, errlen, "unterminated [IPv6] address");
+			log_errbuf(err, errlen, "unterminated [IPv6] address");
 			return -1;
 		}
 		hlen = (size_t)(close - hp - 1);
 		if (hlen == 0 || hlen >= sizeof(d->host)) {
-			conf_seterr(err, errlen, "bad IPv6 address");
+			log_errbuf(err, errlen, "bad IPv6 address");
 			return -1;
 		}
 		memcpy(d->host, hp + 1, hlen);
 		d->host[hlen] = '\0';
 		if (inet_pton(AF_INET6, d->host, &a6) != 1) {
-			conf_seterr(err, errlen, "'%s' is not an IPv6 address",
+			log_errbuf(err, errlen, "'%s' is not an IPv6 address",
 			    d->host);
 			return -1;
 		}
 		colon = close + 1;
 		if (*colon != ':') {
-			conf_seterr(err, errlen, "missing :port after the "
+			log_errbuf(err, errlen, "missing :port after the "
 			    "address");
 			return -1;
 		}
 	} else {
 		if ((colon = strrchr(hp, ':')) == NULL) {
-			conf_seterr(err, errlen, "missing :port (%s:host:port)",
+			log_errbuf(err, errlen, "missing :port (%s:host:port)",
 			    d->kind == CONF_SYSLOG_UDP ? "udp" : "tcp");
 			return -1;
 		}
 		hlen = (size_t)(colon - hp);
 		if (memchr(hp, ':', hlen) != NULL) {
-			conf_seterr(err, errlen, "put an IPv6 address in "
+			log_errbuf(err, errlen, "put an IPv6 address in "
 			    "brackets ([::1]:514)");
 			return -1;
 		}
 		if (hlen == 0 || hlen >= sizeof(d->host)) {
-			conf_seterr(err, errlen, "missing or overlong host");
+			log_errbuf(err, errlen, "missing or overlong host");
 			return -1;
 		}
 		memcpy(d->host, hp, hlen);
 		d->host[hlen] = '\0';
 		if (!conf_valid_hostname(d->host)) {
-			conf_seterr(err, errlen, "bad host '%s'", d->host);
+			log_errbuf(err, errlen, "bad host '%s'", d->host);
 			return -1;
 		}
 	}
 	if (conf_parse_int(colon + 1, 1, 65535, &port) == -1) {
-		conf_seterr(err, errlen, "bad port '%.16s' (1..65535)",
+		log_errbuf(err, errlen, "bad port '%.16s' (1..65535)",
 		    colon + 1);
 		return -1;
 	}
@@ -566,32 +557,32 @@ conf_host_parse(const char *entry, struct conf_host *h, char *err,
 
 	memset(h, 0, sizeof(*h));
 	if (n >= sizeof(buf)) {
-		conf_seterr(err, errlen, "'%.32s...' is too long", entry);
+		log_errbuf(err, errlen, "'%.32s...' is too long", entry);
 		return -1;
 	}
 	memcpy(buf, entry, n + 1);
 	if (buf[0] == '[') {
 		if (n < 3 || buf[n - 1] != ']') {
-			conf_seterr(err, errlen, "'%s': unterminated [IPv6] "
+			log_errbuf(err, errlen, "'%s': unterminated [IPv6] "
 			    "address", entry);
 			return -1;
 		}
 		buf[n - 1] = '\0';
 		memmove(buf, buf + 1, n - 1);
 		if (strchr(buf, ':') == NULL) {
-			conf_seterr(err, errlen, "'%s': only IPv6 addresses go "
+			log_errbuf(err, errlen, "'%s': only IPv6 addresses go "
 			    "in brackets", entry);
 			return -1;
 		}
 	}
 	if (strchr(buf, ':') != NULL) {
 		if (strchr(buf, '/') != NULL) {
-			conf_seterr(err, errlen, "'%s': IPv6 ranges are not "
+			log_errbuf(err, errlen, "'%s': IPv6 ranges are not "
 			    "supported; list the addresses", entry);
 			return -1;
 		}
 		if (inet_pton(AF_INET6, buf, &a6) != 1) {
-			conf_seterr(err, errlen, "'%s' is not a valid IPv6 "
+			log_errbuf(err, errlen, "'%s' is not a valid IPv6 "
 			    "address", entry);
 			return -1;
 		}
@@ -602,12 +593,12 @@ conf_host_parse(const char *entry, struct conf_host *h, char *err,
 		*slash = '\0';
 		if (inet_pton(AF_INET, buf, &a4) != 1 ||
 		    conf_parse_int(slash + 1, 0, 32, &h->prefix) == -1) {
-			conf_seterr(err, errlen, "'%s' is not an IPv4 range "
+			log_errbuf(err, errlen, "'%s' is not an IPv4 range "
 			    "(a.b.c.d/N)", entry);
 			return -1;
 		}
 		if (h->prefix < CONF_MIN_PREFIX) {
-			conf_seterr(err, errlen, "'%s': range larger than /%d "
+			log_errbuf(err, errlen, "'%s': range larger than /%d "
 			    "refused (%llu addresses); split it into /%d or "
 			    "smaller ranges", entry, CONF_MIN_PREFIX,
 			    1ULL << (32 - h->prefix), CONF_MIN_PREFIX);
@@ -618,7 +609,7 @@ conf_host_parse(const char *entry, struct conf_host *h, char *err,
 		if ((h->net & mask) != 0) {
 			a4.s_addr = htonl(h->net & ~mask);
 			inet_ntop(AF_INET, &a4, buf, sizeof(buf));
-			conf_seterr(err, errlen, "'%s': address bits set below "
+			log_errbuf(err, errlen, "'%s': address bits set below "
 			    "the /%d prefix (did you mean %s/%d?)", entry,
 			    h->prefix, buf, h->prefix);
 			return -1;
@@ -631,12 +622,12 @@ conf_host_parse(const char *entry, struct conf_host *h, char *err,
 			dotted = 0;
 	if (dotted) {
 		if (inet_pton(AF_INET, buf, &a4) != 1) {
-			conf_seterr(err, errlen, "'%s' is not a valid IPv4 "
+			log_errbuf(err, errlen, "'%s' is not a valid IPv4 "
 			    "address", entry);
 			return -1;
 		}
 	} else if (!conf_valid_hostname(buf)) {
-		conf_seterr(err, errlen, "'%s' is not a host name, address or "
+		log_errbuf(err, errlen, "'%s' is not a host name, address or "
 		    "range", entry);
 		return -1;
 	}

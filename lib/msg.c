@@ -39,18 +39,6 @@ struct msg_wr {
 	int		 bad;
 };
 
-static void __attribute__((format(printf, 3, 4)))
-msg_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static uint32_t
 msg_le32(const uint8_t *p)
 {
@@ -362,7 +350,7 @@ static int
 msg_need(struct msg_rd *r, size_t n, const char *what)
 {
 	if (n > r->len - r->off) {
-		msg_seterr(r->err, r->errlen, "truncated %s at offset %zu: "
+		log_errbuf(r->err, r->errlen, "truncated %s at offset %zu: "
 		    "%zu bytes needed, %zu left", what, r->off, n,
 		    r->len - r->off);
 		return -1;
@@ -396,7 +384,7 @@ msg_get_u8max(struct msg_rd *r, uint8_t *v, unsigned int lim,
 	if (msg_get_u8(r, v, what) == -1)
 		return -1;
 	if (*v >= lim) {
-		msg_seterr(r->err, r->errlen, "bad %s at offset %zu: %u "
+		log_errbuf(r->err, r->errlen, "bad %s at offset %zu: %u "
 		    "(must be below %u)", what, at, *v, lim);
 		return -1;
 	}
@@ -476,7 +464,7 @@ msg_get_strbytes(struct msg_rd *r, const uint8_t **s, uint32_t *n,
 		return -1;
 	if (*n == MSG_STR_NULL) {
 		if (!nullable) {
-			msg_seterr(r->err, r->errlen, "%s at offset %zu is "
+			log_errbuf(r->err, r->errlen, "%s at offset %zu is "
 			    "NULL", what, at);
 			return -1;
 		}
@@ -486,13 +474,13 @@ msg_get_strbytes(struct msg_rd *r, const uint8_t **s, uint32_t *n,
 	if (msg_need(r, *n, what) == -1)
 		return -1;
 	if (*n > max) {
-		msg_seterr(r->err, r->errlen, "%s at offset %zu is too long: "
+		log_errbuf(r->err, r->errlen, "%s at offset %zu is too long: "
 		    "%u bytes, at most %zu", what, at, *n, max);
 		return -1;
 	}
 	*s = r->p + r->off;
 	if (memchr(*s, '\0', *n) != NULL) {
-		msg_seterr(r->err, r->errlen, "%s at offset %zu holds a NUL",
+		log_errbuf(r->err, r->errlen, "%s at offset %zu holds a NUL",
 		    what, at);
 		return -1;
 	}
@@ -538,7 +526,7 @@ static int
 msg_end(struct msg_rd *r)
 {
 	if (r->off != r->len) {
-		msg_seterr(r->err, r->errlen, "%zu trailing bytes at offset "
+		log_errbuf(r->err, r->errlen, "%zu trailing bytes at offset "
 		    "%zu", r->len - r->off, r->off);
 		return -1;
 	}
@@ -550,7 +538,7 @@ static int
 msg_check_len(size_t len, char *err, size_t errlen)
 {
 	if (len > MSG_MAX_PAYLOAD) {
-		msg_seterr(err, errlen, "payload of %zu bytes is over %u",
+		log_errbuf(err, errlen, "payload of %zu bytes is over %u",
 		    len, MSG_MAX_PAYLOAD);
 		return -1;
 	}
@@ -628,7 +616,7 @@ msg_decode_routes(struct msg_rd *r, struct crawl_result *res)
 	left = r->len - r->off;
 	if (n > MSG_MAX_ROUTES || left < MSG_RESULT_TAILLEN ||
 	    n > (left - MSG_RESULT_TAILLEN) / MSG_ROUTE_MINLEN) {
-		msg_seterr(r->err, r->errlen, "bad nroutes at offset %zu: %u "
+		log_errbuf(r->err, r->errlen, "bad nroutes at offset %zu: %u "
 		    "routes in %zu bytes", at, n, left);
 		return -1;
 	}
@@ -742,11 +730,11 @@ msg_header(const uint8_t *h, uint32_t *type, uint32_t *plen, char *err,
 	*type = msg_le32(h);
 	*plen = msg_le32(h + 4);
 	if (*type != MSG_JOB && *type != MSG_RESULT && *type != MSG_DONE) {
-		msg_seterr(err, errlen, "unknown frame type %u", *type);
+		log_errbuf(err, errlen, "unknown frame type %u", *type);
 		return -1;
 	}
 	if (*plen > MSG_MAX_PAYLOAD) {
-		msg_seterr(err, errlen, "frame length %u is over %u", *plen,
+		log_errbuf(err, errlen, "frame length %u is over %u", *plen,
 		    MSG_MAX_PAYLOAD);
 		return -1;
 	}
@@ -877,11 +865,11 @@ msg_read_frame(int fd, struct msgbuf *b, uint32_t *type,
 	msgbuf_reset(b);
 	if ((rv = msg_read_upto(fd, b, MSG_HDR_LEN)) != 1) {
 		if (rv == -1)
-			msg_seterr(err, errlen, "read: %s", strerror(errno));
+			log_errbuf(err, errlen, "read: %s", strerror(errno));
 		else if (b->len == 0)
 			return 0;
 		else
-			msg_seterr(err, errlen, "end of file inside a frame "
+			log_errbuf(err, errlen, "end of file inside a frame "
 			    "header (%zu of %d bytes)", b->len, MSG_HDR_LEN);
 		goto fail;
 	}
@@ -890,9 +878,9 @@ msg_read_frame(int fd, struct msgbuf *b, uint32_t *type,
 	want = MSG_HDR_LEN + (size_t)n;
 	if ((rv = msg_read_upto(fd, b, want)) != 1) {
 		if (rv == -1)
-			msg_seterr(err, errlen, "read: %s", strerror(errno));
+			log_errbuf(err, errlen, "read: %s", strerror(errno));
 		else
-			msg_seterr(err, errlen, "end of file inside a frame "
+			log_errbuf(err, errlen, "end of file inside a frame "
 			    "(%zu of %zu bytes)", b->len, want);
 		goto fail;
 	}

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "po.h"
+#include "log.h"
 #include "xmalloc.h"
 
 /*
@@ -39,18 +40,6 @@ static const uint16_t po_cp850[128] = {
 	0x00ad, 0x00b1, 0x2017, 0x00be, 0x00b6, 0x00a7, 0x00f7, 0x00b8,	/* 0xF0 */
 	0x00b0, 0x00a8, 0x00b7, 0x00b9, 0x00b3, 0x00b2, 0x25a0, 0x00a0,	/* 0xF8 */
 };
-
-static void __attribute__((format(printf, 3, 4)))
-po_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint16_t
 po_le16(const uint8_t *p)
@@ -386,7 +375,7 @@ po_name_field(const uint8_t *buf, size_t off, const char *what, char *out,
 
 	e = po_name_decode(buf + off, PO_NAME_FIELD, out, PO_NAME_MAX);
 	if (e != PO_OK)
-		po_seterr(err, errlen, "%s (offset %zu): %s", what, off,
+		log_errbuf(err, errlen, "%s (offset %zu): %s", what, off,
 		    po_strerror(e));
 	return e;
 }
@@ -400,7 +389,7 @@ po_parse_master(const uint8_t *buf, size_t len, struct po_master *m,
 
 	memset(m, 0, sizeof(*m));
 	if (len != PO_MASTER_SIZE) {
-		po_seterr(err, errlen, "MASTER.GLB is %zu bytes, not %d", len,
+		log_errbuf(err, errlen, "MASTER.GLB is %zu bytes, not %d", len,
 		    PO_MASTER_SIZE);
 		return PO_E_MASTER_SIZE;
 	}
@@ -436,7 +425,7 @@ po_record_status(const uint8_t *rec, size_t i, size_t off, int *active,
     char *err, size_t errlen)
 {
 	if (rec[0] > 1) {
-		po_seterr(err, errlen, "record %zu (offset %zu): status byte "
+		log_errbuf(err, errlen, "record %zu (offset %zu): status byte "
 		    "0x%02x is neither 0 nor 1", i + 1, off, rec[0]);
 		return PO_E_RECORD_STATUS;
 	}
@@ -457,7 +446,7 @@ po_parse_network(const uint8_t *buf, size_t len, struct po_network **out,
 	*out = NULL;
 	*n = 0;
 	if (len % PO_NETWORK_RECLEN != 0) {
-		po_seterr(err, errlen, "NETWORK.GLB is %zu bytes, not a "
+		log_errbuf(err, errlen, "NETWORK.GLB is %zu bytes, not a "
 		    "multiple of %d", len, PO_NETWORK_RECLEN);
 		return PO_E_NETWORK_SIZE;
 	}
@@ -485,7 +474,7 @@ po_parse_network(const uint8_t *buf, size_t len, struct po_network **out,
 				if (!isxdigit(rec[13 + j]))
 					break;
 			if (j != PO_XTN_ID_LEN || rec[13 + PO_XTN_ID_LEN] != 0) {
-				po_seterr(err, errlen, "record %zu (offset %zu):"
+				log_errbuf(err, errlen, "record %zu (offset %zu):"
 				    " XTN id is not 8 hex digits", i + 1,
 				    off + 13);
 				e = PO_E_XTN_ID;
@@ -521,7 +510,7 @@ po_parse_xtn(const uint8_t *buf, size_t len, struct po_xtn **out, size_t *n,
 	*out = NULL;
 	*n = 0;
 	if (len % PO_XTN_RECLEN != 0) {
-		po_seterr(err, errlen, "XTN file is %zu bytes, not a multiple "
+		log_errbuf(err, errlen, "XTN file is %zu bytes, not a multiple "
 		    "of %d", len, PO_XTN_RECLEN);
 		return PO_E_XTN_SIZE;
 	}

@@ -32,6 +32,7 @@
 
 #include "conf.h"
 #include "sink.h"
+#include "log.h"
 #include "xmalloc.h"
 
 #define SINK_RECONNECT_MS	1000	/* at most one connect a second */
@@ -86,22 +87,8 @@ static const char *const sink_months[12] = {
 	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
 };
 
-static void sink_seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
 static void sink_setlasterr(struct sink *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
-
-static void
-sink_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void
 sink_setlasterr(struct sink *s, const char *fmt, ...)
@@ -231,12 +218,12 @@ sink_unix_connect(struct sink *s, char *err, size_t errlen)
 {
 	if (s->fd == -1 && (s->fd = socket(AF_UNIX,
 	    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
-		sink_seterr(err, errlen, "%s: socket: %s", s->spec,
+		log_errbuf(err, errlen, "%s: socket: %s", s->spec,
 		    strerror(errno));
 		return -1;
 	}
 	if (connect(s->fd, (struct sockaddr *)&s->sun, s->sunlen) == -1) {
-		sink_seterr(err, errlen, "%s: %s", s->spec, strerror(errno));
+		log_errbuf(err, errlen, "%s: %s", s->spec, strerror(errno));
 		close(s->fd);
 		s->fd = -1;
 		return -1;
@@ -281,7 +268,7 @@ sink_unix_send(struct sink *s, const char *frame, char *err, size_t errlen)
 		}
 	}
 fail:
-	sink_seterr(err, errlen, "%s: %s", s->spec, strerror(errno));
+	log_errbuf(err, errlen, "%s: %s", s->spec, strerror(errno));
 	return -1;
 }
 
@@ -298,7 +285,7 @@ sink_udp_open(struct sink *s, char *err, size_t errlen)
 	hints.ai_socktype = SOCK_DGRAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	if ((e = getaddrinfo(s->dest.host, s->dest.port, &hints, &res)) != 0) {
-		sink_seterr(err, errlen, "%s: %s", s->spec, gai_strerror(e));
+		log_errbuf(err, errlen, "%s: %s", s->spec, gai_strerror(e));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -316,7 +303,7 @@ sink_udp_open(struct sink *s, char *err, size_t errlen)
 	}
 	freeaddrinfo(res);
 	if (s->fd == -1) {
-		sink_seterr(err, errlen, "%s: socket: %s", s->spec,
+		log_errbuf(err, errlen, "%s: socket: %s", s->spec,
 		    strerror(saved ? saved : EAFNOSUPPORT));
 		return -1;
 	}
@@ -334,7 +321,7 @@ sink_udp_send(struct sink *s, const char *frame, char *err, size_t errlen)
 		    (struct sockaddr *)&s->addr, s->addrlen);
 	while (n == -1 && errno == EINTR);
 	if (n != (ssize_t)len) {
-		sink_seterr(err, errlen, "%s: %s", s->spec,
+		log_errbuf(err, errlen, "%s: %s", s->spec,
 		    n == -1 ? strerror(errno) : "short send");
 		return -1;
 	}
@@ -572,7 +559,7 @@ sink_open(const char *spec, int facility, const char *ident,
 	s = xcalloc(1, sizeof(*s));
 	s->fd = -1;
 	if (conf_parse_syslog(spec, &s->dest, derr, sizeof(derr)) == -1) {
-		sink_seterr(err, errlen, "%s", derr);
+		log_errbuf(err, errlen, "%s", derr);
 		free(s);
 		return -1;
 	}

@@ -10,17 +10,8 @@
 #include <string.h>
 
 #include "smburl.h"
+#include "log.h"
 #include "xmalloc.h"
-
-static void __attribute__((format(printf, 3, 4)))
-smburl_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int
 smburl_hexval(int c)
@@ -92,7 +83,7 @@ smburl_parse(const char *url, int allow_no_share, struct smburl *u,
 
 	memset(u, 0, sizeof(*u));
 	if (strncasecmp(url, "smb://", 6) != 0) {
-		smburl_seterr(err, errlen, "%s: not an smb:// URL", url);
+		log_errbuf(err, errlen, "%s: not an smb:// URL", url);
 		return -1;
 	}
 	p = url + 6;
@@ -100,13 +91,13 @@ smburl_parse(const char *url, int allow_no_share, struct smburl *u,
 	auth = strchr(p, '@');
 	if (auth != NULL && (slash == NULL || auth < slash)) {
 		/* Do not echo the URL: it holds a password. */
-		smburl_seterr(err, errlen, "credentials in an smb:// URL are "
+		log_errbuf(err, errlen, "credentials in an smb:// URL are "
 		    "refused (they would show in process lists and logs); "
 		    "use an auth file");
 		return -1;
 	}
 	if (strpbrk(url, "?#") != NULL) {
-		smburl_seterr(err, errlen, "%s: query or fragment in the URL",
+		log_errbuf(err, errlen, "%s: query or fragment in the URL",
 		    url);
 		return -1;
 	}
@@ -114,14 +105,14 @@ smburl_parse(const char *url, int allow_no_share, struct smburl *u,
 	if (*p == '[') {
 		hostend = strchr(p, ']');
 		if (hostend == NULL || (slash != NULL && hostend > slash)) {
-			smburl_seterr(err, errlen, "%s: unterminated [IPv6] "
+			log_errbuf(err, errlen, "%s: unterminated [IPv6] "
 			    "address", url);
 			return -1;
 		}
 		u->host = xstrndup(p + 1, (size_t)(hostend - p - 1));
 		q = hostend + 1;
 		if (inet_pton(AF_INET6, u->host, &a6) != 1) {
-			smburl_seterr(err, errlen, "%s: [%s] is not an IPv6 "
+			log_errbuf(err, errlen, "%s: [%s] is not an IPv6 "
 			    "address", url, u->host);
 			goto fail;
 		}
@@ -133,7 +124,7 @@ smburl_parse(const char *url, int allow_no_share, struct smburl *u,
 	}
 	if (u->host[0] == '\0' || smburl_badchars(u->host) ||
 	    strpbrk(u->host, " \t%") != NULL) {
-		smburl_seterr(err, errlen, "%s: bad or missing host", url);
+		log_errbuf(err, errlen, "%s: bad or missing host", url);
 		goto fail;
 	}
 	if (*q == ':') {
@@ -141,13 +132,13 @@ smburl_parse(const char *url, int allow_no_share, struct smburl *u,
 		port = strtoul(q + 1, &end, 10);
 		if (end == q + 1 || errno != 0 || port == 0 || port > 65535 ||
 		    (*end != '\0' && *end != '/')) {
-			smburl_seterr(err, errlen, "%s: bad port", url);
+			log_errbuf(err, errlen, "%s: bad port", url);
 			goto fail;
 		}
 		u->port = (uint16_t)port;
 		q = end;
 	} else if (*q != '\0' && *q != '/') {
-		smburl_seterr(err, errlen, "%s: bad host", url);
+		log_errbuf(err, errlen, "%s: bad host", url);
 		goto fail;
 	}
 	/* Share and path components. */
@@ -158,13 +149,13 @@ smburl_parse(const char *url, int allow_no_share, struct smburl *u,
 		char *dec = smburl_decode(comp, strlen(comp));
 
 		if (dec == NULL || dec[0] == '\0' || smburl_badchars(dec)) {
-			smburl_seterr(err, errlen, "%s: bad escape or character "
+			log_errbuf(err, errlen, "%s: bad escape or character "
 			    "in '%s'", url, comp);
 			free(dec);
 			goto fail;
 		}
 		if (strcmp(dec, ".") == 0 || strcmp(dec, "..") == 0) {
-			smburl_seterr(err, errlen, "%s: '.' and '..' are not "
+			log_errbuf(err, errlen, "%s: '.' and '..' are not "
 			    "allowed in the path", url);
 			free(dec);
 			goto fail;
@@ -186,7 +177,7 @@ smburl_parse(const char *url, int allow_no_share, struct smburl *u,
 	path = NULL;
 	if (u->share == NULL) {
 		if (!allow_no_share) {
-			smburl_seterr(err, errlen, "%s: no share in the URL "
+			log_errbuf(err, errlen, "%s: no share in the URL "
 			    "(smb://host/share)", url);
 			goto fail;
 		}

@@ -110,22 +110,8 @@ struct store_known {
 	int		 identified;		/* serial_raw is set */
 };
 
-static void	store_err(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 static int	store_refuse(struct store *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-
-static void
-store_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int64_t
 store_now_us(void)
@@ -142,7 +128,7 @@ store_exec(struct store *st, const char *sql, const char *what, char *err,
     size_t errlen)
 {
 	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-		store_err(err, errlen, "%s: %s", what, sqlite3_errmsg(st->db));
+		log_errbuf(err, errlen, "%s: %s", what, sqlite3_errmsg(st->db));
 		return -1;
 	}
 	return 0;
@@ -181,48 +167,48 @@ store_check(struct store *st, const char *path, int rw, char *err,
 	    store_get_int(st, "SELECT count(*) FROM sqlite_master",
 	    &nobjects) == -1) {
 		if (sqlite3_errcode(st->db) == SQLITE_NOTADB)
-			store_err(err, errlen,
+			log_errbuf(err, errlen,
 			    "%s: not a maildatd database: %s", path,
 			    sqlite3_errmsg(st->db));
 		else
-			store_err(err, errlen, "%s: %s", path,
+			log_errbuf(err, errlen, "%s: %s", path,
 			    sqlite3_errmsg(st->db));
 		return -1;
 	}
 	if (appid != STORE_APPLICATION_ID) {
 		if (appid != 0) {
-			store_err(err, errlen, "%s: not a maildatd database: "
+			log_errbuf(err, errlen, "%s: not a maildatd database: "
 			    "application_id is 0x%08llx, not 0x%08x", path,
 			    (unsigned long long)(uint32_t)appid,
 			    STORE_APPLICATION_ID);
 			return -1;
 		}
 		if (nobjects != 0 || version != 0) {
-			store_err(err, errlen, "%s: not a maildatd database: "
+			log_errbuf(err, errlen, "%s: not a maildatd database: "
 			    "it holds %lld schema objects and no maildatd "
 			    "application_id", path, (long long)nobjects);
 			return -1;
 		}
 		if (!rw) {
-			store_err(err, errlen, "%s: the database is empty; "
+			log_errbuf(err, errlen, "%s: the database is empty; "
 			    "run maildatd or maildatctl scan --save once to "
 			    "create it", path);
 			return -1;
 		}
 	}
 	if (version > latest) {
-		store_err(err, errlen, "%s: database schema version %lld is "
+		log_errbuf(err, errlen, "%s: database schema version %lld is "
 		    "newer than this maildatd (%d); upgrade maildatd", path,
 		    (long long)version, latest);
 		return -1;
 	}
 	if (version < 0 || (version == 0 && appid == STORE_APPLICATION_ID)) {
-		store_err(err, errlen, "%s: database schema version %lld is "
+		log_errbuf(err, errlen, "%s: database schema version %lld is "
 		    "not valid", path, (long long)version);
 		return -1;
 	}
 	if (version < latest && !rw && appid == STORE_APPLICATION_ID) {
-		store_err(err, errlen, "%s: database schema version %lld is "
+		log_errbuf(err, errlen, "%s: database schema version %lld is "
 		    "older than this maildatd (%d); run maildatd or maildatctl "
 		    "scan --save once to upgrade", path, (long long)version,
 		    latest);
@@ -277,7 +263,7 @@ store_setup_rw(struct store *st, const char *path, char *err, size_t errlen)
 
 	if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s,
 	    NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
-		store_err(err, errlen, "%s: journal_mode = WAL: %s", path,
+		log_errbuf(err, errlen, "%s: journal_mode = WAL: %s", path,
 		    sqlite3_errmsg(st->db));
 		sqlite3_finalize(s);
 		return -1;
@@ -514,7 +500,7 @@ store_open(const char *path, int flags, struct store **out, char *err,
 
 	*out = NULL;
 	if ((flags & STORE_QUERY) && (flags & (STORE_RDWR | STORE_CREATE))) {
-		store_err(err, errlen, "%s: a query connection is read-only",
+		log_errbuf(err, errlen, "%s: a query connection is read-only",
 		    path);
 		return -1;
 	}
@@ -531,13 +517,13 @@ store_open(const char *path, int flags, struct store **out, char *err,
 	if (st->db == NULL)
 		fatalx("sqlite3_open_v2: out of memory");
 	if (rc != SQLITE_OK) {
-		store_err(err, errlen, "%s: cannot open: %s", path,
+		log_errbuf(err, errlen, "%s: cannot open: %s", path,
 		    sqlite3_errmsg(st->db));
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT);
 	if (rw && sqlite3_db_readonly(st->db, "main") == 1) {
-		store_err(err, errlen, "%s: cannot open for writing: "
+		log_errbuf(err, errlen, "%s: cannot open for writing: "
 		    "permission denied or read-only file system", path);
 		goto fail;
 	}
@@ -623,7 +609,7 @@ store_stmt(struct store *st, enum store_stmt which, char *err,
 	if (st->stmt[which] == NULL &&
 	    sqlite3_prepare_v3(st->db, store_stmt_sql[which], -1,
 	    SQLITE_PREPARE_PERSISTENT, &st->stmt[which], NULL) != SQLITE_OK) {
-		store_err(err, errlen, "prepare: %s", sqlite3_errmsg(st->db));
+		log_errbuf(err, errlen, "prepare: %s", sqlite3_errmsg(st->db));
 		st->stmt[which] = NULL;
 		return NULL;
 	}
@@ -677,14 +663,14 @@ store_done(struct store *st, sqlite3_stmt *s, const char *what, char *err,
 	int rc;
 
 	if (st->bind_failed) {
-		store_err(err, errlen, "%s: cannot bind a parameter: %s",
+		log_errbuf(err, errlen, "%s: cannot bind a parameter: %s",
 		    what, sqlite3_errmsg(st->db));
 		sqlite3_clear_bindings(s);
 		return -1;
 	}
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE)
-		store_err(err, errlen, "%s: %s", what, sqlite3_errmsg(st->db));
+		log_errbuf(err, errlen, "%s: %s", what, sqlite3_errmsg(st->db));
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -751,7 +737,7 @@ store_location(struct store *st, const struct crawl_result *r, int64_t t,
 		return -1;
 	store_bind_text(st, s, 1, r->location, SIZE_MAX);
 	if (st->bind_failed || (rc = sqlite3_step(s)) != SQLITE_ROW) {
-		store_err(err, errlen, "location: %s", rc == SQLITE_DONE ?
+		log_errbuf(err, errlen, "location: %s", rc == SQLITE_DONE ?
 		    "the row just written is missing" : sqlite3_errmsg(st->db));
 		sqlite3_reset(s);
 		sqlite3_clear_bindings(s);
@@ -957,16 +943,16 @@ store_save_one(struct store *st, const struct crawl_result *r, char *err,
 	int rc = -1;
 
 	if (r->location == NULL || r->host == NULL || r->share == NULL) {
-		store_err(err, errlen, "a crawl result without its location");
+		log_errbuf(err, errlen, "a crawl result without its location");
 		return -1;
 	}
 	if ((unsigned)r->outcome >= CRAWL_NOUTCOMES) {
-		store_err(err, errlen, "crawl outcome %d is not known",
+		log_errbuf(err, errlen, "crawl outcome %d is not known",
 		    (int)r->outcome);
 		return -1;
 	}
 	if (r->nroutes > 0 && r->routes == NULL) {
-		store_err(err, errlen, "%zu routes without an array",
+		log_errbuf(err, errlen, "%zu routes without an array",
 		    r->nroutes);
 		return -1;
 	}
@@ -1005,21 +991,21 @@ store_save_batch(struct store *st, const struct crawl_result *v, size_t n,
 	size_t i;
 
 	if (!(st->flags & STORE_RDWR)) {
-		store_err(err, errlen, "cannot save: the database is open "
+		log_errbuf(err, errlen, "cannot save: the database is open "
 		    "read-only");
 		return -1;
 	}
 	if (store_txn(st, ST_BEGIN, msg, sizeof(msg)) == -1) {
-		store_err(err, errlen, "save: %s", msg);
+		log_errbuf(err, errlen, "save: %s", msg);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
 		if (store_save_one(st, &v[i], msg, sizeof(msg)) == -1) {
 			if (n == 1)
-				store_err(err, errlen, "save %s: %s",
+				log_errbuf(err, errlen, "save %s: %s",
 				    store_nz(v[i].location), msg);
 			else
-				store_err(err, errlen, "save %s (result %zu "
+				log_errbuf(err, errlen, "save %s (result %zu "
 				    "of %zu): %s", store_nz(v[i].location),
 				    i + 1, n, msg);
 			store_rollback(st);
@@ -1027,7 +1013,7 @@ store_save_batch(struct store *st, const struct crawl_result *v, size_t n,
 		}
 	}
 	if (store_txn(st, ST_COMMIT, msg, sizeof(msg)) == -1) {
-		store_err(err, errlen, "save: %s", msg);
+		log_errbuf(err, errlen, "save: %s", msg);
 		store_rollback(st);
 		return -1;
 	}
@@ -1089,29 +1075,29 @@ store_query_params(struct store *st, const char *sql,
 	st->refused[0] = '\0';
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, &tail) != SQLITE_OK) {
 		if (st->refused[0] != '\0')
-			store_err(err, errlen, "%s", st->refused);
+			log_errbuf(err, errlen, "%s", st->refused);
 		else
-			store_err(err, errlen, "query: %s",
+			log_errbuf(err, errlen, "query: %s",
 			    sqlite3_errmsg(st->db));
 		sqlite3_finalize(s);
 		return -1;
 	}
 	if (s == NULL) {
-		store_err(err, errlen, "query: no SQL statement given");
+		log_errbuf(err, errlen, "query: no SQL statement given");
 		return -1;
 	}
 	if (tail != NULL && !store_sql_blank(tail)) {
-		store_err(err, errlen, "query refused: only one SQL statement "
+		log_errbuf(err, errlen, "query refused: only one SQL statement "
 		    "is allowed");
 		goto fail;
 	}
 	if ((st->flags & STORE_QUERY) && !sqlite3_stmt_readonly(s)) {
-		store_err(err, errlen, "query refused: read-only access; the "
+		log_errbuf(err, errlen, "query refused: read-only access; the "
 		    "statement would write");
 		goto fail;
 	}
 	if (sqlite3_bind_parameter_count(s) != nparams) {
-		store_err(err, errlen, "query: the statement takes %d "
+		log_errbuf(err, errlen, "query: the statement takes %d "
 		    "parameters, %d given", sqlite3_bind_parameter_count(s),
 		    nparams);
 		goto fail;
@@ -1123,7 +1109,7 @@ store_query_params(struct store *st, const char *sql,
 			rc = sqlite3_bind_text(s, i + 1, params[i], -1,
 			    SQLITE_STATIC);
 		if (rc != SQLITE_OK) {
-			store_err(err, errlen, "query: parameter %d: %s",
+			log_errbuf(err, errlen, "query: parameter %d: %s",
 			    i + 1, sqlite3_errmsg(st->db));
 			goto fail;
 		}
@@ -1135,9 +1121,9 @@ store_query_params(struct store *st, const char *sql,
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		if (st->refused[0] != '\0')
-			store_err(err, errlen, "%s", st->refused);
+			log_errbuf(err, errlen, "%s", st->refused);
 		else
-			store_err(err, errlen, "query: %s",
+			log_errbuf(err, errlen, "query: %s",
 			    sqlite3_errmsg(st->db));
 		goto fail;
 	}
