@@ -393,7 +393,10 @@ class Daemon(object):
             s1 = self.status()
             n = self.count()
             s2 = self.status()
+            # Nothing held at either read: a held result flushed in
+            # between would land in the count but not in either total.
             if s1 and s2 and status_total(s1) == status_total(s2) and \
+                    s1.get('results_held') == '0' and \
                     s2.get('results_held') == '0':
                 return status_total(s2), n
             time.sleep(0.2)
