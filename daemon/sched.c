@@ -754,7 +754,7 @@ sched_idle(void)
 	return sched_nbusy == 0;
 }
 
-/* Return the number of crawls of the current or last round that failed. */
+/* Return the number of results held back because the store refused them. */
 size_t
 sched_held(void)
 {

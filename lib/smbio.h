@@ -67,7 +67,8 @@ void		 smbio_server(struct smbio *io, const char *host,
 
 /*
  * Check that host accepts TCP on port (or 445, then 139, when port is 0)
- * within the connect timeout.  Returns 0, or -1 with st set to
+ * within the connect timeout; skipped (0) while the last operation on that
+ * server through this session succeeded.  Returns 0, or -1 with st set to
  * unreachable or timeout.
  */
 int		 smbio_probe(struct smbio *io, const char *host, uint16_t port,
