@@ -4,6 +4,11 @@
  * A folder is a postoffice when it holds GLB\MASTER.GLB (names matched
  * without regard to case).  The crawler looks at the URL's folder and, when
  * that is not a postoffice, at each folder one level below it.
+ *
+ * SMB requests are what a crawl costs the server and, over a slow link,
+ * what it costs in time; a sound postoffice at the URL's folder is read
+ * with one open, read and close per file and no listing (see struct
+ * crawl_dir).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -212,6 +217,136 @@ crawl_list(struct smbio *io, const struct smburl *u, const char *rel,
 	return rc;
 }
 
+/*
+ * What a crawl knows of a folder of a postoffice (GLB or XTN).  Files are
+ * opened by name first: Windows servers, and Samba unless a share says
+ * "case sensitive = yes", match names without regard to case, so a crawl
+ * of a sound postoffice lists no folder at all.  A folder is listed only
+ * when an open misses, to find a name spelt in another case on a
+ * case-sensitive share, or to tell that the file is missing.
+ */
+struct crawl_dir {
+	const char		*canon;		/* "GLB" or "XTN" */
+	const char		*name;		/* as the server spells it, or
+						   NULL while unknown */
+	int			 absent;	/* the postoffice has none */
+	struct smbio_dirent	*v;		/* its listing, once listed */
+	size_t			 n;
+	int			 listed;
+	int			 owned;		/* v is freed with the crawl_po */
+};
+
+/* One postoffice folder being crawled. */
+struct crawl_po {
+	const char		*po;		/* relative to the URL's folder */
+	const struct smbio_dirent *top;		/* listing of po, once listed */
+	size_t			 ntop;
+	int			 top_listed;
+	struct smbio_dirent	*own_top;	/* top, when listed here */
+	struct crawl_dir	 glb, xtn;
+};
+
+static void
+crawl_po_init(struct crawl_po *p, const char *po)
+{
+	memset(p, 0, sizeof(*p));
+	p->po = po;
+	p->glb.canon = "GLB";
+	p->xtn.canon = "XTN";
+}
+
+static void
+crawl_po_free(struct crawl_po *p)
+{
+	if (p->glb.owned)
+		smbio_dirents_free(p->glb.v, p->glb.n);
+	if (p->xtn.owned)
+		smbio_dirents_free(p->xtn.v, p->xtn.n);
+	if (p->own_top != NULL)
+		smbio_dirents_free(p->own_top, p->ntop);
+}
+
+/* Find how the server spells folder d, listing p's folder if need be. */
+static int
+crawl_resolve(struct smbio *io, const struct smburl *u, struct crawl_po *p,
+    struct crawl_dir *d, struct smbio_status *st)
+{
+	const struct smbio_dirent *e;
+
+	if (d->name != NULL || d->absent)
+		return 0;
+	if (!p->top_listed) {
+		if (crawl_list(io, u, p->po, &p->own_top, &p->ntop, st) == -1)
+			return -1;
+		p->top = p->own_top;
+		p->top_listed = 1;
+	}
+	if ((e = crawl_find(p->top, p->ntop, d->canon, 1)) == NULL)
+		d->absent = 1;
+	else
+		d->name = e->name;
+	return 0;
+}
+
+/*
+ * Read file fname of folder d of postoffice p, at most cap bytes.  Returns
+ * 0 with the bytes in *buf, 1 if there is no such file, or -1 with st set.
+ */
+static int
+crawl_fetch(struct smbio *io, const struct smburl *u, struct crawl_po *p,
+    struct crawl_dir *d, const char *fname, size_t cap, uint8_t **buf,
+    size_t *len, struct smbio_status *st)
+{
+	const struct smbio_dirent *e;
+	char *dir, *rel;
+	int rc;
+
+	if (!d->listed) {
+		/* What p's listing, if read, says costs nothing. */
+		if (p->top_listed && crawl_resolve(io, u, p, d, st) == -1)
+			return -1;
+		if (d->absent)
+			return 1;
+		dir = crawl_join(p->po, d->name != NULL ? d->name : d->canon);
+		rel = crawl_join(dir, fname);
+		free(dir);
+		rc = crawl_read(io, u, rel, cap, buf, len, st);
+		free(rel);
+		if (rc == 0 || st->outcome != CRAWL_NOT_POSTOFFICE)
+			return rc;
+		/* Missed: look for the names. */
+		if (crawl_resolve(io, u, p, d, st) == -1)
+			return -1;
+		if (d->absent)
+			return 1;
+		dir = crawl_join(p->po, d->name);
+		rc = crawl_list(io, u, dir, &d->v, &d->n, st);
+		free(dir);
+		if (rc == -1)
+			return -1;
+		d->listed = d->owned = 1;
+	}
+	if ((e = crawl_find(d->v, d->n, fname, 0)) == NULL)
+		return 1;
+	dir = crawl_join(p->po, d->name);
+	rel = crawl_join(dir, e->name);
+	free(dir);
+	rc = crawl_read(io, u, rel, cap, buf, len, st);
+	free(rel);
+	return rc;
+}
+
+/*
+ * Record on r that a file of a postoffice could not be read: inside a
+ * postoffice, "not found" is an error, not a verdict on the folder.
+ */
+static void
+crawl_fetch_fail(struct crawl_result *r, const struct smbio_status *st)
+{
+	crawl_fail(r, st->outcome == CRAWL_NOT_POSTOFFICE ? CRAWL_ERROR :
+	    st->outcome, st->message);
+}
+
 static void
 crawl_add_route(struct crawl_result *r, const char *network,
     const char *postoffice, uint8_t type)
@@ -229,61 +364,41 @@ crawl_add_route(struct crawl_result *r, const char *network,
 
 /* Read the XTN files named by NETWORK.GLB and fill r's routes. */
 static void
-crawl_routes(struct smbio *io, const struct smburl *u, const char *po,
-    const struct smbio_dirent *podir, size_t npodir,
+crawl_routes(struct smbio *io, const struct smburl *u, struct crawl_po *p,
     const struct po_network *nw, size_t nnw, struct crawl_result *r)
 {
-	struct smbio_dirent *xv = NULL;
-	size_t nxv = 0, i, j, len, nx;
-	const struct smbio_dirent *xtndir, *f;
 	struct smbio_status st;
 	struct po_xtn *xs;
-	char fname[PO_XTN_ID_LEN + 8], err[256];
-	char *rel, *frel;
+	char fname[PO_XTN_ID_LEN + 8], err[256], msg[320];
+	size_t i, j, len, nx;
 	uint8_t *buf;
-	int listed = 0;
+	int rc;
 
-	xtndir = crawl_find(podir, npodir, "XTN", 1);
 	for (i = 0; i < nnw; i++) {
 		if (nw[i].xtn_id[0] == '\0') {
 			crawl_add_route(r, nw[i].name, "", nw[i].type);
 			continue;
 		}
-		if (!listed && xtndir != NULL) {
-			rel = crawl_join(po, xtndir->name);
-			if (crawl_list(io, u, rel, &xv, &nxv, &st) == -1) {
-				free(rel);
-				crawl_fail(r, st.outcome == CRAWL_NOT_POSTOFFICE ?
-				    CRAWL_ERROR : st.outcome, st.message);
-				return;
-			}
-			free(rel);
-		}
-		listed = 1;
 		snprintf(fname, sizeof(fname), "%s.XTN", nw[i].xtn_id);
-		f = crawl_find(xv, nxv, fname, 0);
-		if (f == NULL) {
+		rc = crawl_fetch(io, u, p, &p->xtn, fname, CRAWL_TABLE_CAP,
+		    &buf, &len, &st);
+		if (rc == 1) {
 			snprintf(err, sizeof(err), "XTN\\%s, named by the "
 			    "NETWORK.GLB record of network %s, is missing",
 			    fname, nw[i].name);
 			crawl_fail(r, CRAWL_MALFORMED, err);
 			continue;
 		}
-		rel = crawl_join(po, xtndir->name);
-		frel = crawl_join(rel, f->name);
-		free(rel);
-		if (crawl_read(io, u, frel, CRAWL_TABLE_CAP, &buf, &len, &st) ==
-		    -1) {
-			free(frel);
-			crawl_fail(r, st.outcome == CRAWL_NOT_POSTOFFICE ?
-			    CRAWL_ERROR : st.outcome, st.message);
+		if (rc == -1) {
+			crawl_fetch_fail(r, &st);
+			/* A server gone quiet would only time out again. */
+			if (st.outcome == CRAWL_TIMEOUT ||
+			    st.outcome == CRAWL_UNREACHABLE)
+				return;
 			continue;
 		}
-		free(frel);
 		if (po_parse_xtn(buf, len, &xs, &nx, err, sizeof(err)) !=
 		    PO_OK) {
-			char msg[320];
-
 			snprintf(msg, sizeof(msg), "XTN\\%s: %s", fname, err);
 			crawl_fail(r, CRAWL_MALFORMED, msg);
 			free(buf);
@@ -295,42 +410,41 @@ crawl_routes(struct smbio *io, const struct smburl *u, const char *po,
 		free(xs);
 		free(buf);
 	}
-	smbio_dirents_free(xv, nxv);
 }
 
 /*
- * Crawl the postoffice in folder po (relative to u), whose listing is podir
- * and whose GLB listing is glb, into a new result.
+ * Crawl postoffice p into a new result.  master holds the bytes of its
+ * GLB\MASTER.GLB when the caller has read them already (NULL: read here).
  */
 static void
-crawl_postoffice(struct smbio *io, const struct smburl *u, const char *po,
-    const struct smbio_dirent *podir, size_t npodir,
-    const struct smbio_dirent *glbent, const struct smbio_dirent *glb,
-    size_t nglb, struct crawl_results *out, int64_t started)
+crawl_postoffice(struct smbio *io, const struct smburl *u, struct crawl_po *p,
+    uint8_t *master, size_t mlen, struct crawl_results *out, int64_t started)
 {
 	struct crawl_result *r;
-	const struct smbio_dirent *f;
 	struct smbio_status st;
 	struct po_network *nw = NULL;
 	size_t len, nnw = 0;
 	uint8_t *buf;
-	char err[256], msg[320], *glbrel, *rel;
+	char err[256], msg[320];
 	char fullpath[1024];
+	int rc;
 
 	snprintf(fullpath, sizeof(fullpath), "%s%s%s", u->path,
-	    u->path[0] && po[0] ? "/" : "", po);
+	    u->path[0] && p->po[0] ? "/" : "", p->po);
 	r = crawl_new_result(out, u, fullpath, started);
-	glbrel = crawl_join(po, glbent->name);
 
-	f = crawl_find(glb, nglb, "MASTER.GLB", 0);
-	rel = crawl_join(glbrel, f->name);
-	if (crawl_read(io, u, rel, CRAWL_MASTER_CAP, &buf, &len, &st) == -1) {
-		free(rel);
-		crawl_fail(r, st.outcome == CRAWL_NOT_POSTOFFICE ? CRAWL_ERROR :
-		    st.outcome, st.message);
+	if (master != NULL) {
+		buf = master;
+		len = mlen;
+	} else if ((rc = crawl_fetch(io, u, p, &p->glb, "MASTER.GLB",
+	    CRAWL_MASTER_CAP, &buf, &len, &st)) != 0) {
+		if (rc == 1)
+			crawl_fail(r, CRAWL_ERROR, "GLB\\MASTER.GLB vanished "
+			    "while the postoffice was read");
+		else
+			crawl_fetch_fail(r, &st);
 		goto done;
 	}
-	free(rel);
 	if (po_parse_master(buf, len, &r->master, err, sizeof(err)) != PO_OK) {
 		snprintf(msg, sizeof(msg), "GLB\\MASTER.GLB: %s", err);
 		crawl_fail(r, CRAWL_MALFORMED, msg);
@@ -346,17 +460,14 @@ crawl_postoffice(struct smbio *io, const struct smburl *u, const char *po,
 		    r->master.checksum_stored, r->master.checksum_computed);
 
 	/* NETWORK.GLB is optional: a postoffice may know no other. */
-	f = crawl_find(glb, nglb, "NETWORK.GLB", 0);
-	if (f == NULL)
+	rc = crawl_fetch(io, u, p, &p->glb, "NETWORK.GLB", CRAWL_TABLE_CAP,
+	    &buf, &len, &st);
+	if (rc == 1)
 		goto done;
-	rel = crawl_join(glbrel, f->name);
-	if (crawl_read(io, u, rel, CRAWL_TABLE_CAP, &buf, &len, &st) == -1) {
-		free(rel);
-		crawl_fail(r, st.outcome == CRAWL_NOT_POSTOFFICE ? CRAWL_ERROR :
-		    st.outcome, st.message);
+	if (rc == -1) {
+		crawl_fetch_fail(r, &st);
 		goto done;
 	}
-	free(rel);
 	if (po_parse_network(buf, len, &nw, &nnw, err, sizeof(err)) != PO_OK) {
 		snprintf(msg, sizeof(msg), "GLB\\NETWORK.GLB: %s", err);
 		crawl_fail(r, CRAWL_MALFORMED, msg);
@@ -364,10 +475,9 @@ crawl_postoffice(struct smbio *io, const struct smburl *u, const char *po,
 		goto done;
 	}
 	free(buf);
-	crawl_routes(io, u, po, podir, npodir, nw, nnw, r);
+	crawl_routes(io, u, p, nw, nnw, r);
 	free(nw);
 done:
-	free(glbrel);
 	r->finished_us = crawl_now_us();
 }
 
@@ -383,6 +493,7 @@ crawl_try(struct smbio *io, const struct smburl *u, const char *po,
 	const struct smbio_dirent *glbent;
 	struct smbio_dirent *glb = NULL;
 	struct smbio_status st;
+	struct crawl_po p;
 	size_t nglb = 0;
 	char *rel;
 	int found = 0;
@@ -398,16 +509,23 @@ crawl_try(struct smbio *io, const struct smburl *u, const char *po,
 		snprintf(fullpath, sizeof(fullpath), "%s%s%s", u->path,
 		    u->path[0] && po[0] ? "/" : "", po);
 		r = crawl_new_result(out, u, fullpath, started);
-		crawl_fail(r, st.outcome == CRAWL_NOT_POSTOFFICE ? CRAWL_ERROR :
-		    st.outcome, st.message);
+		crawl_fetch_fail(r, &st);
 		r->finished_us = crawl_now_us();
 		free(rel);
 		return 1;
 	}
 	free(rel);
 	if (crawl_find(glb, nglb, "MASTER.GLB", 0) != NULL) {
-		crawl_postoffice(io, u, po, v, n, glbent, glb, nglb, out,
-		    started);
+		crawl_po_init(&p, po);
+		p.top = v;
+		p.ntop = n;
+		p.top_listed = 1;
+		p.glb.name = glbent->name;
+		p.glb.v = glb;
+		p.glb.n = nglb;
+		p.glb.listed = 1;
+		crawl_postoffice(io, u, &p, NULL, 0, out, started);
+		crawl_po_free(&p);
 		found = 1;
 	} else
 		snprintf(why, whylen, "%s%s%s has no MASTER.GLB", po,
@@ -419,6 +537,12 @@ crawl_try(struct smbio *io, const struct smburl *u, const char *po,
 /*
  * Crawl url into out.  In discovery mode (quiet) a share that cannot be
  * read or holds no postoffice adds no result.
+ *
+ * The usual postoffice, at the URL's folder, is read without listing a
+ * folder: GLB\MASTER.GLB is opened by name.  When that open misses (no
+ * postoffice there, or names in another case on a case-sensitive share)
+ * or is refused, the folder is listed and searched as described at the
+ * top of this file, which also gives a refusal its due place.
  */
 static size_t
 crawl_url_mode(struct smbio *io, const char *url, struct crawl_results *out,
@@ -428,32 +552,32 @@ crawl_url_mode(struct smbio *io, const char *url, struct crawl_results *out,
 	struct smbio_dirent *v = NULL, *sv;
 	struct smbio_status st;
 	struct crawl_result *r;
-	size_t n = 0, ns, i, before = out->n, scanned = 0, unread = 0;
+	struct crawl_po p;
+	size_t n = 0, ns, i, before = out->n, scanned = 0, unread = 0, len;
 	int64_t started = crawl_now_us();
 	char err[256], why[256] = "";
+	uint8_t *buf;
 
 	if (smburl_parse(url, 0, &u, err, sizeof(err)) == -1) {
 		crawl_result_fail(out, url, CRAWL_ERROR, err);
 		return 1;
 	}
-	smbio_server(io, u.host, u.port);
-	if ((!quiet && smbio_probe(io, u.host, u.port, &st) == -1) ||
-	    crawl_list(io, &u, "", &v, &n, &st) == -1) {
-		if (quiet) {
-			log_debug("%s: %s", url, st.message);
-			goto done;
-		}
-		r = crawl_new_result(out, &u, u.path, started);
-		if (st.outcome == CRAWL_NOT_POSTOFFICE && u.path[0] == '\0')
-			snprintf(st.message, sizeof(st.message), "no share "
-			    "named %s on %s", u.share, u.host);
-		else if (st.outcome == CRAWL_NOT_POSTOFFICE)
-			snprintf(st.message, sizeof(st.message), "no share "
-			    "%s or folder %s on %s", u.share, u.path, u.host);
-		crawl_fail(r, st.outcome, st.message);
-		r->finished_us = crawl_now_us();
+	smbio_server(io, u.host, u.port, u.share);
+	if (!quiet && smbio_probe(io, u.host, u.port, &st) == -1)
+		goto unreadable;
+	if (crawl_read(io, &u, "GLB/MASTER.GLB", CRAWL_MASTER_CAP, &buf, &len,
+	    &st) == 0) {
+		crawl_po_init(&p, "");
+		p.glb.name = "GLB";
+		crawl_postoffice(io, &u, &p, buf, len, out, started);
+		crawl_po_free(&p);
 		goto done;
 	}
+	if (st.outcome == CRAWL_TIMEOUT || st.outcome == CRAWL_UNREACHABLE ||
+	    st.outcome == CRAWL_AUTH_FAILED)
+		goto unreadable;
+	if (crawl_list(io, &u, "", &v, &n, &st) == -1)
+		goto unreadable;
 	if (crawl_try(io, &u, "", v, n, out, started, why, sizeof(why)))
 		goto done;
 	for (i = 0; i < n && scanned < CRAWL_MAX_SUBDIRS; i++) {
@@ -481,6 +605,22 @@ crawl_url_mode(struct smbio *io, const char *url, struct crawl_results *out,
 			    CRAWL_MAX_SUBDIRS);
 		r->finished_us = crawl_now_us();
 	}
+	goto done;
+
+unreadable:
+	if (quiet) {
+		log_debug("%s: %s", url, st.message);
+		goto done;
+	}
+	r = crawl_new_result(out, &u, u.path, started);
+	if (st.outcome == CRAWL_NOT_POSTOFFICE && u.path[0] == '\0')
+		snprintf(st.message, sizeof(st.message), "no share "
+		    "named %s on %s", u.share, u.host);
+	else if (st.outcome == CRAWL_NOT_POSTOFFICE)
+		snprintf(st.message, sizeof(st.message), "no share "
+		    "%s or folder %s on %s", u.share, u.path, u.host);
+	crawl_fail(r, st.outcome, st.message);
+	r->finished_us = crawl_now_us();
 done:
 	smbio_dirents_free(v, n);
 	smburl_free(&u);
@@ -519,7 +659,7 @@ crawl_discover(struct smbio *io, const char *url, struct crawl_results *out)
 		smburl_free(&u);
 		return crawl_url(io, url, out);
 	}
-	smbio_server(io, u.host, u.port);
+	smbio_server(io, u.host, u.port, u.share);
 	if (smbio_probe(io, u.host, u.port, &st) == -1 ||
 	    crawl_list(io, &u, "", &v, &n, &st) == -1) {
 		r = crawl_new_result(out, &u, "", started);

@@ -206,6 +206,22 @@ def build_main_tree(work):
     # Lower-case folder and file names (GLB, XTN and the XTN files).
     mkpo('-N', 'LOW', '-P', 'CASE', '--route', 'FAR/AWAY', '--lower',
          share('lower'))
+    # The same on a share with "case sensitive = yes": opens by the usual
+    # names miss, and the crawler must look the names up in listings.
+    mkpo('-N', 'LOW', '-P', 'CSCASE', '--route', 'FAR/AWAY', '--lower',
+         share('cslower'))
+    # Upper-case names but for a lower-case XTN folder and file, on a
+    # case-sensitive share.
+    mixed = share('csmixed')
+    mkpo('-N', 'MIX', '-P', 'CSMIX', '--route', 'FAR/AWAY', mixed)
+    for name in os.listdir(os.path.join(mixed, 'XTN')):
+        os.rename(os.path.join(mixed, 'XTN', name),
+                  os.path.join(mixed, 'XTN', name.lower()))
+    os.rename(os.path.join(mixed, 'XTN'), os.path.join(mixed, 'xtn'))
+    # A postoffice whose folders may be passed through but not listed
+    # (made so in main(), after every mode is reset).
+    mkpo('-N', 'TRAV', '-P', 'ERSE', '--route', 'FAR/AWAY',
+         share('traverse'))
     # Windows for Workgroups postoffice one folder down.
     mkpo('--wgpo', '-N', 'WG', '-P', 'OFFICE',
          os.path.join(share('wg'), 'WGPO0000'))
@@ -305,6 +321,38 @@ def main_cases(smb, work, shares):
            'its routes', dict(outcome='ok', address='LOW/CASE',
                               serial='32-64537', kind='msmail',
                               routes='FAR/AWAY', path=''),
+           no_detail=True)
+
+    # -- names in another case on a case-sensitive share --------------------
+    s = scan(smb.url('cslower'))
+    t.eq(s.rc, 0, 'lower-case tree, case-sensitive share: exit 0',
+         diag=str(s))
+    expect(one_row(s, 'lower-case tree, case-sensitive share'),
+           'lower-case tree, case-sensitive share: found by listing, with '
+           'its routes', dict(outcome='ok', address='LOW/CSCASE',
+                              serial='32-64537', kind='msmail',
+                              routes='FAR/AWAY', path=''),
+           no_detail=True)
+    s = scan(smb.url('cslower') + '/GLB')
+    t.eq((one_row(s, 'case-sensitive share') or {}).get('outcome'),
+         'not-postoffice', 'case-sensitive share: folder GLB is not glb',
+         diag=str(s))
+    s = scan(smb.url('csmixed'))
+    expect(one_row(s, 'lower-case XTN, case-sensitive share'),
+           'lower-case XTN folder and file, case-sensitive share: routes '
+           'found', dict(outcome='ok', address='MIX/CSMIX',
+                         routes='FAR/AWAY'), no_detail=True)
+
+    # -- a sound postoffice is read without listing a folder ---------------
+    trav = shares['traverse']
+    t.eq([os.stat(d).st_mode & 0o777 for d in
+          (trav, os.path.join(trav, 'GLB'), os.path.join(trav, 'XTN'))],
+         [0o711] * 3, 'traverse fixture: folders 0711 (no listing for '
+         'nobody)')
+    s = scan(smb.url('traverse'))
+    expect(one_row(s, 'unlistable folders'), 'postoffice in folders that '
+           'cannot be listed: read in full by name',
+           dict(outcome='ok', address='TRAV/ERSE', routes='FAR/AWAY'),
            no_detail=True)
 
     # -- Windows for Workgroups postoffice ----------------------------------
@@ -650,10 +698,15 @@ def main():
         mkpo('-N', 'SMB', '-P', 'TWO', pub2)
         mkpo('-N', 'SMB', '-P', 'ONE', pub1)
         make_readable(os.path.join(work, 'srv'))
+        trav = shares['traverse']
+        for d in (trav, os.path.join(trav, 'GLB'), os.path.join(trav, 'XTN')):
+            os.chmod(d, 0o711)
 
+        cs = {'case sensitive': 'yes'}
         with harness.Samba(work, shares=shares, users={USER: PASSWORD},
                            share_options={'priv': {'valid users': USER,
-                                                   'guest ok': 'no'}},
+                                                   'guest ok': 'no'},
+                                          'cslower': cs, 'csmixed': cs},
                            min_protocol='NT1') as smb:
             t.run(main_cases, 'main server cases', smb, work, shares)
         with harness.Samba(work, shares={'pub': pub2},
