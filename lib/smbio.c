@@ -44,6 +44,9 @@ struct smbio {
 	int		 connect_timeout_ms;
 	char		 protocols[64];	/* "NT1 to SMB3", for messages */
 	char		*server;	/* "host:port" of the cached connections */
+	char		*share;		/* the share they were opened for */
+	int		 carried;	/* a connection from an earlier crawl may
+					   serve the next operation */
 	int		 server_ok;	/* an operation on server succeeded since
 					   it was named and none lost it since */
 };
@@ -365,14 +368,20 @@ smbio_close(struct smbio *io)
 	smbio_wipe(io->password);
 	smbio_wipe(io->domain);
 	free(io->server);
+	free(io->share);
 	free(io);
 }
 
-/* Point io at host:port, dropping cached connections to any other server. */
+/*
+ * Point io at share of host:port, dropping cached connections to any other
+ * server or share.
+ */
 void
-smbio_server(struct smbio *io, const char *host, uint16_t port)
+smbio_server(struct smbio *io, const char *host, uint16_t port,
+    const char *share)
 {
 	char *key = xasprintf("%s:%u", host, port);
+	int same_server = io->server != NULL && strcmp(io->server, key) == 0;
 
 	/*
 	 * libsmbclient finds a cached connection by server name, share and
@@ -380,18 +389,26 @@ smbio_server(struct smbio *io, const char *host, uint16_t port)
 	 * it opens a connection per share and keeps it until told otherwise:
 	 * a worker that crawled 100 shares of one server would hold 100
 	 * connections (on Samba, 100 smbd processes), none of them of use to
-	 * the next crawl, which is of another share, and each to be closed
-	 * (a tree disconnect and its answer) some time.  So every crawl
-	 * starts by closing what the one before left open; the files of one
-	 * share still go through one connection.
+	 * a crawl of another share, and each to be closed (a tree disconnect
+	 * and its answer) some time.  So a crawl of another share than the
+	 * last starts by closing what the one before left open, and a crawl
+	 * of the same share (another folder of it) goes on with the
+	 * connection, saving the server a connection (a fork of smbd) and
+	 * the client its negotiation, logon and tree connect.  libsmbclient
+	 * checks with an echo that a connection idle for longer than the
+	 * request timeout still answers, and opens another if not.
 	 */
-	if (io->server != NULL) {
+	if (io->server != NULL && (!same_server || io->share == NULL ||
+	    strcmp(io->share, share) != 0))
 		smbc_getFunctionPurgeCachedServers(io->ctx)(io->ctx);
-		if (strcmp(io->server, key) != 0)
-			io->server_ok = 0;
-	}
+	if (!same_server)
+		io->server_ok = 0;
+	io->carried = same_server && io->server_ok && io->share != NULL &&
+	    strcmp(io->share, share) == 0;
 	free(io->server);
 	io->server = key;
+	free(io->share);
+	io->share = xstrdup(share);
 }
 
 /*
@@ -407,6 +424,26 @@ smbio_server_result(struct smbio *io, int ok, const struct smbio_status *st)
 	else if (st->outcome == CRAWL_UNREACHABLE ||
 	    st->outcome == CRAWL_TIMEOUT || st->outcome == CRAWL_ERROR)
 		io->server_ok = 0;
+}
+
+/*
+ * A connection kept from an earlier crawl may have died unseen since (the
+ * server restarted, or dropped it while idle): libsmbclient sends an echo
+ * before reusing a connection only when the last was longer ago than the
+ * request timeout.  When the first operation on such a connection finds it
+ * lost, drop it and return 1: the caller tries once more, on a connection
+ * of its own.
+ */
+static int
+smbio_stale(struct smbio *io, const struct smbio_status *st)
+{
+	if (!io->carried || st->outcome != CRAWL_UNREACHABLE)
+		return 0;
+	io->carried = 0;
+	log_debug("%s: the connection kept from the last crawl is gone (%s); "
+	    "connecting again", io->server, st->message);
+	smbc_getFunctionPurgeCachedServers(io->ctx)(io->ctx);
+	return 1;
 }
 
 /* Remove the directory tree at dir (a private state directory). */
@@ -666,9 +703,8 @@ smbio_probe(struct smbio *io, const char *host, uint16_t port,
 	return -1;
 }
 
-/* List the directory at url (without "." and ".."). */
-int
-smbio_listdir(struct smbio *io, const char *url, struct smbio_dirent **v,
+static int
+smbio_listdir_once(struct smbio *io, const char *url, struct smbio_dirent **v,
     size_t *n, struct smbio_status *st)
 {
 	SMBCFILE *d;
@@ -714,6 +750,20 @@ smbio_listdir(struct smbio *io, const char *url, struct smbio_dirent **v,
 	*v = a;
 	*n = nv;
 	return 0;
+}
+
+/* List the directory at url (without "." and ".."). */
+int
+smbio_listdir(struct smbio *io, const char *url, struct smbio_dirent **v,
+    size_t *n, struct smbio_status *st)
+{
+	int rc;
+
+	rc = smbio_listdir_once(io, url, v, n, st);
+	if (rc == -1 && smbio_stale(io, st))
+		rc = smbio_listdir_once(io, url, v, n, st);
+	io->carried = 0;
+	return rc;
 }
 
 /* Free a listing returned by smbio_listdir(). */
@@ -825,6 +875,9 @@ smbio_readfile(struct smbio *io, const char *url, size_t cap, uint8_t **buf,
 	*len = 0;
 	for (tries = 0; tries < 3; tries++) {
 		rc = smbio_read_once(io, url, cap, buf, len, st);
+		if (rc == -1 && smbio_stale(io, st))
+			rc = smbio_read_once(io, url, cap, buf, len, st);
+		io->carried = 0;
 		if (rc != 1) {
 			smbio_server_result(io, rc == 0, st);
 			return rc;

@@ -58,12 +58,14 @@ void		 smbio_cleanup(void);
 void		 smbio_rmtree(const char *dir);
 
 /*
- * Announce that the next operations go to host:port.  Connections cached
- * for another server are dropped first, since libsmbclient's cache does not
- * tell servers on one host apart by port.  Call before each crawl.
+ * Announce that the next operations go to share ("" for the list of
+ * shares) of host:port.  Connections cached for another server or share
+ * are dropped first (libsmbclient's cache does not tell servers on one
+ * host apart by port); one to the same share is kept.  Call before each
+ * crawl.
  */
 void		 smbio_server(struct smbio *io, const char *host,
-		    uint16_t port);
+		    uint16_t port, const char *share);
 
 /*
  * Check that host accepts TCP on port (or 445, then 139, when port is 0)

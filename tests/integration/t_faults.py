@@ -15,6 +15,10 @@ Cases:
                 crawl reading large XTN files: that crawl ends unreachable,
                 timeout or error, the other server's location keeps being
                 crawled, a restarted smbd makes the location ok again
+  idle-restart  smbd restarted between two rounds while the worker holds
+                the connection it used for two folders of one share: the
+                next round's crawls are ok (the dead connection is noticed
+                and replaced, not reported unreachable)
   rewrite       MASTER.GLB and NETWORK.GLB replaced (rename) and truncated
                 in place in a loop while crawled: outcomes only ok,
                 malformed or error, no worker crash, no mixed identity
@@ -747,6 +751,47 @@ def case_smbd_killed(env):
             except Exception as e:
                 t.diag('smbd-killed: could not restart smbd: %s' % e)
     check_sound(d, 'smbd-killed', rc, totals=totals)
+
+
+def case_idle_restart(env):
+    a = env['a']
+    locs = [loc(a.port, 'many', 'PO01'), loc(a.port, 'many', 'PO02')]
+    body = (target('one', a.url('many', 'PO01')) +
+            target('two', a.url('many', 'PO02')))
+    d = Daemon(env['work'], 'idlerestart', body, workers=1,
+               extra_global='interval = 8s\n')
+    try:
+        d.start()
+        t.ok(wait_until(lambda: all(d.count(l, 'ok') >= 1 for l in locs),
+                        15), 'idle-restart: both folders of the share '
+             'crawled ok by the one worker',
+             diag=lambda: repr(d.crawls()[-4:]) + d.log()[-2000:])
+        before = int(time.time() * 1e6)
+        old_port = a.port
+        a.stop()
+        a.start()
+        if a.port != old_port:
+            t.ok(False, 'idle-restart: smbd restarted on its old port (%d, '
+                 'got %d)' % (old_port, a.port))
+            return
+        up_us = int(time.time() * 1e6)
+        rows = [r for r in d.crawls() if r[2] > before]
+        t.eq(rows, [], 'idle-restart: smbd restarted between rounds (%.1f '
+             's, no crawl meanwhile)' % ((up_us - before) / 1e6))
+        got = wait_until(lambda: len([r for r in d.crawls()
+                                      if r[2] > up_us]) >= 2, 15)
+        after = [r for r in d.crawls() if r[2] > up_us][:2]
+        t.ok(got and sorted(r[1] for r in after) == sorted(locs) and
+             all(r[4] == 'ok' for r in after),
+             'idle-restart: the next round crawls both folders ok over a '
+             'new connection', diag=repr(after) + d.log()[-1500:])
+        totals = d.stable_totals()
+        rc = d.stop()
+    finally:
+        d.stop()
+        if not a.running:
+            a.start()
+    check_sound(d, 'idle-restart', rc, totals=totals)
 
 
 def master_versions(work):
@@ -1493,6 +1538,7 @@ def main():
             env = {'work': work, 'a': sa, 'b': sb, 'flip': flip,
                    'versions': versions}
             cases = [('smbd-killed', case_smbd_killed, ()),
+                     ('idle-restart', case_idle_restart, ()),
                      ('rewrite', case_rewrite, ()),
                      ('stall', case_stall, ()),
                      ('garbage', case_garbage, ()),
