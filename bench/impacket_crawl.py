@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""Crawl postoffice locations with impacket, in a thread pool.
+r"""Crawl postoffice locations with impacket, in a thread pool.
 
     /usr/bin/python3 impacket_crawl.py [-t THREADS] [--per share|server] URLS
 
 URLS is a file with one smb://HOST:PORT/SHARE[/PATH] a line.  Each
-location is read as maildatd reads it: list the folder, find GLB (any
-case), list GLB, read MASTER.GLB and NETWORK.GLB, list XTN, read every
-XTN file.  Anonymous session.  With --per server (the default) each thread
+location is read as maildatd reads a sound postoffice: GLB\MASTER.GLB,
+GLB\NETWORK.GLB and the XTN file each NETWORK.GLB record names, each
+opened by name, no folder listed.  Anonymous session.  With --per server (the default) each thread
 keeps one SMBConnection per server and connects the tree of each share on
 it; with --per share each location gets a connection of its own.
 
@@ -24,7 +24,8 @@ import sys
 import threading
 import time
 
-from impacket.smbconnection import SMBConnection
+from impacket.nt_errors import STATUS_OBJECT_NAME_NOT_FOUND
+from impacket.smbconnection import SessionError, SMBConnection
 
 
 def cpu():
@@ -53,19 +54,6 @@ def connection(host, port, per_share):
     return c, False
 
 
-def find(entries, name, isdir):
-    for e in entries:
-        if e.get_longname().upper() == name and bool(e.is_directory()) == isdir:
-            return e.get_longname()
-    return None
-
-
-def listdir(c, share, path):
-    pattern = (path + '\\*') if path else '*'
-    return [e for e in c.listPath(share, pattern)
-            if e.get_longname() not in ('.', '..')]
-
-
 def readfile(c, share, path):
     buf = []
     c.getFile(share, path, buf.append)
@@ -80,35 +68,23 @@ def crawl(url, per_share):
         m.group(3), (m.group(4) or '').replace('/', '\\')
     c, own = connection(host, port, per_share)
     try:
-        top = listdir(c, share, path)
-        glb = find(top, 'GLB', True)
-        if glb is None:
-            raise RuntimeError('no GLB')
-        glbpath = (path + '\\' if path else '') + glb
-        glbents = listdir(c, share, glbpath)
-        master = find(glbents, 'MASTER.GLB', False)
-        if master is None:
-            raise RuntimeError('no MASTER.GLB')
-        data = readfile(c, share, glbpath + '\\' + master)
+        base = (path + '\\') if path else ''
+        data = readfile(c, share, base + 'GLB\\MASTER.GLB')
         if len(data) != 176:
             raise RuntimeError('MASTER.GLB is %d bytes' % len(data))
         nrec = 0
-        network = find(glbents, 'NETWORK.GLB', False)
-        if network is not None:
-            nw = readfile(c, share, glbpath + '\\' + network)
-            ids = [nw[i + 13:i + 22].split(b'\0')[0].decode('ascii')
-                   for i in range(0, len(nw) - 121, 122)]
-            ids = [i for i in ids if i]
-            if ids:
-                xtn = find(top, 'XTN', True)
-                xtnpath = (path + '\\' if path else '') + xtn
-                xents = listdir(c, share, xtnpath)
-                for i in ids:
-                    f = find(xents, i.upper() + '.XTN', False)
-                    if f is None:
-                        raise RuntimeError('no %s.XTN' % i)
-                    readfile(c, share, xtnpath + '\\' + f)
-                    nrec += 1
+        try:
+            nw = readfile(c, share, base + 'GLB\\NETWORK.GLB')
+        except SessionError as e:
+            if e.getErrorCode() != STATUS_OBJECT_NAME_NOT_FOUND:
+                raise
+            nw = b''
+        ids = [nw[i + 13:i + 22].split(b'\0')[0].decode('ascii')
+               for i in range(0, len(nw) - 121, 122)]
+        for i in ids:
+            if i:
+                readfile(c, share, base + 'XTN\\' + i + '.XTN')
+                nrec += 1
         return nrec
     finally:
         if own:

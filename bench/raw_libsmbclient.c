@@ -6,10 +6,13 @@
  *
  * URLS is a file with one smb://HOST:PORT/SHARE[/PATH] a line.  Forks
  * PROCS processes (default 8); process i takes locations i, i+PROCS, ...
- * and reads each with one SMBCCTX it keeps for all of them, doing what
- * maildatd's crawl does and nothing else: list the folder, find GLB (any
- * case), list GLB, read MASTER.GLB and NETWORK.GLB, list XTN, read the XTN
- * file each NETWORK.GLB record names.  Anonymous session, libsmbclient's
+ * and reads each with one SMBCCTX it keeps for all of them, reading what
+ * maildatd's crawl of a sound postoffice reads and nothing else:
+ * GLB/MASTER.GLB, GLB/NETWORK.GLB and the XTN file each NETWORK.GLB record
+ * names, each opened by name (open, read to the end, close), no folder
+ * listed.  (maildatd lists a folder only when an open misses: names in
+ * another case on a case-sensitive share, a missing file, or a postoffice
+ * one folder down.)  Anonymous session, libsmbclient's
  * defaults otherwise (its configuration comes from the host's smb.conf as
  * for any libsmbclient program; debug level 0).  libsmbclient finds a
  * cached connection by server name, share and user, not by port, so when
@@ -35,16 +38,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
-
-#define MAXENT	64
-
-struct ent {
-	char	name[64];
-	int	isdir;
-};
 
 static int	 quiet;
 
@@ -68,39 +63,6 @@ auth(SMBCCTX *c, const char *srv, const char *shr, char *wg, int wglen,
 		pw[0] = '\0';
 }
 
-static int
-list(SMBCCTX *ctx, const char *url, struct ent *v, int max)
-{
-	SMBCFILE *d;
-	struct smbc_dirent *de;
-	int n = 0;
-
-	if ((d = smbc_getFunctionOpendir(ctx)(ctx, url)) == NULL)
-		return -1;
-	while ((de = smbc_getFunctionReaddir(ctx)(ctx, d)) != NULL) {
-		if (strcmp(de->name, ".") == 0 || strcmp(de->name, "..") == 0)
-			continue;
-		if (n < max) {
-			snprintf(v[n].name, sizeof(v[n].name), "%s", de->name);
-			v[n].isdir = de->smbc_type == SMBC_DIR;
-			n++;
-		}
-	}
-	smbc_getFunctionClosedir(ctx)(ctx, d);
-	return n;
-}
-
-static const char *
-find(const struct ent *v, int n, const char *name, int isdir)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (v[i].isdir == isdir && strcasecmp(v[i].name, name) == 0)
-			return v[i].name;
-	return NULL;
-}
-
 /* Read the file at url into buf (at most cap bytes); length or -1. */
 static ssize_t
 readfile(SMBCCTX *ctx, const char *url, uint8_t *buf, size_t cap)
@@ -118,53 +80,35 @@ readfile(SMBCCTX *ctx, const char *url, uint8_t *buf, size_t cap)
 	return (ssize_t)have;
 }
 
-/* Crawl one location; 0 if every file was read. */
+/*
+ * Crawl one location; 0 if every file was read.  Files are opened by name
+ * (the farm's smbd, like Windows, matches names without regard to case), so
+ * no folder is listed: the fewest SMB requests that read these files.
+ */
 static int
 crawl(SMBCCTX *ctx, const char *url)
 {
-	struct ent top[MAXENT], glb[MAXENT], xtn[MAXENT];
 	static uint8_t buf[1 << 20];
-	char u[2048], gu[1200];
-	const char *g, *m, *nw, *x, *f;
+	char u[2048];
 	ssize_t len;
-	int ntop, nglb, nxtn = -1, i;
+	int i;
 
-	if ((ntop = list(ctx, url, top, MAXENT)) < 0)
-		return -1;
-	if ((g = find(top, ntop, "GLB", 1)) == NULL)
-		return -1;
-	snprintf(gu, sizeof(gu), "%.1023s/%.63s", url, g);
-	if ((nglb = list(ctx, gu, glb, MAXENT)) < 0)
-		return -1;
-	if ((m = find(glb, nglb, "MASTER.GLB", 0)) == NULL)
-		return -1;
-	snprintf(u, sizeof(u), "%.1100s/%.63s", gu, m);
+	snprintf(u, sizeof(u), "%.1100s/GLB/MASTER.GLB", url);
 	if (readfile(ctx, u, buf, sizeof(buf)) != 176)
 		return -1;
-	if ((nw = find(glb, nglb, "NETWORK.GLB", 0)) == NULL)
-		return 0;
-	snprintf(u, sizeof(u), "%.1100s/%.63s", gu, nw);
-	if ((len = readfile(ctx, u, buf, sizeof(buf))) < 0 || len % 122 != 0)
+	snprintf(u, sizeof(u), "%.1100s/GLB/NETWORK.GLB", url);
+	if ((len = readfile(ctx, u, buf, sizeof(buf))) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (len % 122 != 0)
 		return -1;
 	for (i = 0; i + 122 <= len; i += 122) {
-		char id[16], xu[1200];
 		uint8_t small[4096];
 
 		if (buf[i + 13] == 0)
 			continue;
-		if (nxtn < 0) {
-			if ((x = find(top, ntop, "XTN", 1)) == NULL)
-				return -1;
-			snprintf(xu, sizeof(xu), "%.1023s/%.63s", url, x);
-			if ((nxtn = list(ctx, xu, xtn, MAXENT)) < 0)
-				return -1;
-		}
-		snprintf(id, sizeof(id), "%.8s.XTN", (const char *)buf + i + 13);
-		if ((f = find(xtn, nxtn, id, 0)) == NULL)
-			return -1;
-		x = find(top, ntop, "XTN", 1);
-		snprintf(xu, sizeof(xu), "%.1023s/%.63s/%.63s", url, x, f);
-		if (readfile(ctx, xu, small, sizeof(small)) < 0)
+		snprintf(u, sizeof(u), "%.1100s/XTN/%.8s.XTN", url,
+		    (const char *)buf + i + 13);
+		if (readfile(ctx, u, small, sizeof(small)) < 0)
 			return -1;
 	}
 	return 0;

@@ -5,13 +5,16 @@
 #	sh bench/run-crawl-bench.sh [BUILD-DIR] [-- options]
 #
 # Options: -s SERVERS (5) -m SHARES per server (100) -r REPEAT (3)
+#          -f FOLDERS: instead of SHARES shares, one share per server
+#             holding FOLDERS postoffice folders, each a location
 #          -w WORKERS (default: maildatd's own default, read from its log)
 #          -k (keep the work directory)
 #
 # Starts SERVERS private smbd on 127.0.0.1 (bench/smbfarm.py, through the
 # integration-test harness), each serving SHARES shares, every share a
 # postoffice written by mkpostoffice with 2 routes (MASTER.GLB,
-# NETWORK.GLB, 2 XTN files).  Then, REPEAT times, in this order:
+# NETWORK.GLB, 2 XTN files) (with -f, one share MAIL of FOLDERS such
+# postoffices).  Then, REPEAT times, in this order:
 #
 #   maildatd   maildatd -d --once with one url = line per location, a fresh
 #              database, no workers = line (the default) unless -w;
@@ -38,15 +41,16 @@ if [ $# -gt 0 ] && [ "$1" != "--" ]; then
 fi
 [ $# -gt 0 ] && [ "$1" = "--" ] && shift
 BUILD=$(cd "$BUILD" && pwd)
-SERVERS=5 SHARES=100 REPEAT=3 WORKERS='' KEEP=0
-while getopts s:m:r:w:k opt; do
+SERVERS=5 SHARES=100 FOLDERS=0 REPEAT=3 WORKERS='' KEEP=0
+while getopts s:m:f:r:w:k opt; do
 	case $opt in
 	s) SERVERS=$OPTARG ;;
 	m) SHARES=$OPTARG ;;
+	f) FOLDERS=$OPTARG ;;
 	r) REPEAT=$OPTARG ;;
 	w) WORKERS=$OPTARG ;;
 	k) KEEP=1 ;;
-	*) echo "usage: $0 [BUILD-DIR] [-- -s N -m N -r N -w N -k]" >&2
+	*) echo "usage: $0 [BUILD-DIR] [-- -s N -m N -f N -r N -w N -k]" >&2
 	   exit 2 ;;
 	esac
 done
@@ -84,10 +88,15 @@ trap 'exit 130' INT TERM HUP
 cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra "$SRC/bench/raw_libsmbclient.c" \
     $(pkg-config --cflags --libs smbclient) -o "$work/raw_libsmbclient"
 
-echo "run-crawl-bench: $SERVERS smbd x $SHARES shares on 127.0.0.1, " \
-    "$REPEAT runs each; in $work"
+if [ "$FOLDERS" -gt 0 ]; then
+	echo "run-crawl-bench: $SERVERS smbd x 1 share of $FOLDERS postoffice" \
+	    "folders on 127.0.0.1, $REPEAT runs each; in $work"
+else
+	echo "run-crawl-bench: $SERVERS smbd x $SHARES shares on 127.0.0.1, " \
+	    "$REPEAT runs each; in $work"
+fi
 python3 "$SRC/bench/smbfarm.py" "$BUILD" "$work/farm" --servers "$SERVERS" \
-    --shares "$SHARES" >"$work/farm.log" 2>&1 &
+    --shares "$SHARES" --folders "$FOLDERS" >"$work/farm.log" 2>&1 &
 farm=$!
 i=0
 while [ ! -f "$work/farm/ready" ]; do
@@ -134,9 +143,10 @@ last() {
 # shellcheck disable=SC2016
 LOOP='while read -r u; do
 	hp=${u#smb://}; host=${hp%%:*}; rest=${hp#*:}
-	port=${rest%%/*}; share=${rest#*/}
+	port=${rest%%/*}; sp=${rest#*/}; share=${sp%%/*}
+	case $sp in */*) dir=${sp#*/}/ ;; *) dir= ;; esac
 	smbclient "//$host/$share" -p "$port" -N \
-	    -c "get GLB/MASTER.GLB /dev/null" >/dev/null 2>&1 ||
+	    -c "get ${dir}GLB/MASTER.GLB /dev/null" >/dev/null 2>&1 ||
 	    echo "smbclient failed: $u"
 done <"$1"'
 
