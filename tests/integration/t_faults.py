@@ -659,6 +659,19 @@ def rchar(pid):
     return 0
 
 
+def restart_on_port(smb, what):
+    """Start the stopped SMB again on its old port.  Returns the time it
+    was up (microseconds), or None after a failing line if it got another
+    port."""
+    old_port = smb.port
+    smb.start()
+    if smb.port != old_port:
+        t.ok(False, '%s: smbd restarted on its old port (%d, got %d)'
+             % (what, old_port, smb.port))
+        return None
+    return int(time.time() * 1e6)
+
+
 def case_smbd_killed(env):
     a, b = env['a'], env['b']
     la = loc(a.port, 'MAILDAT$')
@@ -723,13 +736,9 @@ def case_smbd_killed(env):
                    'kill)' % (mid[0][4], mid[0][5],
                               (mid[0][3] - kill_us) / 1e6))
         # Back up, on the same port.
-        old_port = b.port
-        b.start()
-        if b.port != old_port:
-            t.ok(False, 'smbd-killed: smbd restarted on its old port '
-                 '(%d, got %d)' % (old_port, b.port))
+        up_us = restart_on_port(b, 'smbd-killed')
+        if up_us is None:
             return
-        up_us = int(time.time() * 1e6)
         t.ok(wait_until(lambda: [r for r in d.crawls() if r[1] == lb and
                                  r[2] > up_us and r[4] == 'ok'], 12),
              'smbd-killed: after smbd restarts, the location is ok again '
@@ -767,14 +776,10 @@ def case_idle_restart(env):
              'crawled ok by the one worker',
              diag=lambda: repr(d.crawls()[-4:]) + d.log()[-2000:])
         before = int(time.time() * 1e6)
-        old_port = a.port
         a.stop()
-        a.start()
-        if a.port != old_port:
-            t.ok(False, 'idle-restart: smbd restarted on its old port (%d, '
-                 'got %d)' % (old_port, a.port))
+        up_us = restart_on_port(a, 'idle-restart')
+        if up_us is None:
             return
-        up_us = int(time.time() * 1e6)
         rows = [r for r in d.crawls() if r[2] > before]
         t.eq(rows, [], 'idle-restart: smbd restarted between rounds (%.1f '
              's, no crawl meanwhile)' % ((up_us - before) / 1e6))
