@@ -382,6 +382,8 @@ smbio_server(struct smbio *io, const char *host, uint16_t port,
 {
 	char *key = xasprintf("%s:%u", host, port);
 	int same_server = io->server != NULL && strcmp(io->server, key) == 0;
+	int same_share = same_server && io->share != NULL &&
+	    strcmp(io->share, share) == 0;
 
 	/*
 	 * libsmbclient finds a cached connection by server name, share and
@@ -398,13 +400,11 @@ smbio_server(struct smbio *io, const char *host, uint16_t port,
 	 * checks with an echo that a connection idle for longer than the
 	 * request timeout still answers, and opens another if not.
 	 */
-	if (io->server != NULL && (!same_server || io->share == NULL ||
-	    strcmp(io->share, share) != 0))
+	if (io->server != NULL && !same_share)
 		smbc_getFunctionPurgeCachedServers(io->ctx)(io->ctx);
 	if (!same_server)
 		io->server_ok = 0;
-	io->carried = same_server && io->server_ok && io->share != NULL &&
-	    strcmp(io->share, share) == 0;
+	io->carried = same_share && io->server_ok;
 	free(io->server);
 	io->server = key;
 	free(io->share);
