@@ -34,13 +34,9 @@
 set -eu
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-$SRC}
-if [ $# -gt 0 ] && [ "$1" != "--" ]; then
-	BUILD=$1
-	shift
-fi
-[ $# -gt 0 ] && [ "$1" = "--" ] && shift
-BUILD=$(cd "$BUILD" && pwd)
+. "$SRC/bench/lib.sh"
+bench_build_dir "$@"
+shift "$BENCH_NARGS"
 SERVERS=5 SHARES=100 FOLDERS=0 REPEAT=3 WORKERS='' KEEP=0
 while getopts s:m:f:r:w:k opt; do
 	case $opt in
@@ -55,12 +51,7 @@ while getopts s:m:f:r:w:k opt; do
 	esac
 done
 
-MAILDATD=$BUILD/maildatd
-[ -x "$MAILDATD" ] || MAILDATD=$BUILD/daemon/maildatd
-if [ ! -x "$MAILDATD" ]; then
-	echo "run-crawl-bench.sh: no maildatd in $BUILD; build first" >&2
-	exit 1
-fi
+MAILDATD=$(bench_program maildatd)
 for t in /usr/bin/time smbclient /usr/bin/python3; do
 	command -v "$t" >/dev/null || { echo "run-crawl-bench.sh: $t" \
 	    "missing" >&2; exit 1; }

@@ -26,13 +26,9 @@
 set -eu
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-$SRC}
-if [ $# -gt 0 ] && [ "$1" != "--" ]; then
-	BUILD=$1
-	shift
-fi
-[ $# -gt 0 ] && [ "$1" = "--" ] && shift
-BUILD=$(cd "$BUILD" && pwd)
+. "$SRC/bench/lib.sh"
+bench_build_dir "$@"
+shift "$BENCH_NARGS"
 REFUSED=5000 HUNG=5000 SERVERS=2 SHARES=50 REPEAT=3 CTO=5s ORDER=dead-first
 KEEP=0
 while getopts R:H:s:m:r:t:o:k opt; do
@@ -50,9 +46,7 @@ while getopts R:H:s:m:r:t:o:k opt; do
 	   exit 2 ;;
 	esac
 done
-MAILDATD=$BUILD/maildatd
-[ -x "$MAILDATD" ] || MAILDATD=$BUILD/daemon/maildatd
-[ -x "$MAILDATD" ] || { echo "no maildatd in $BUILD" >&2; exit 1; }
+MAILDATD=$(bench_program maildatd)
 
 work=$(mktemp -d /tmp/deadhosts-bench.XXXXXX)
 chmod 755 "$work"

@@ -27,13 +27,9 @@
 set -eu
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-$SRC}
-if [ $# -gt 0 ] && [ "$1" != "--" ]; then
-	BUILD=$1
-	shift
-fi
-[ $# -gt 0 ] && [ "$1" = "--" ] && shift
-BUILD=$(cd "$BUILD" && pwd)
+. "$SRC/bench/lib.sh"
+bench_build_dir "$@"
+shift "$BENCH_NARGS"
 N=10000 CRAWLS=100000 MAXT=900 SAMPLE=5 WORKERS='' KEEP=0
 while getopts n:c:T:i:w:k opt; do
 	case $opt in
@@ -47,14 +43,8 @@ while getopts n:c:T:i:w:k opt; do
 	   exit 2 ;;
 	esac
 done
-MAILDATD=$BUILD/maildatd
-[ -x "$MAILDATD" ] || MAILDATD=$BUILD/daemon/maildatd
-MAILDATCTL=$BUILD/maildatctl
-[ -x "$MAILDATCTL" ] || MAILDATCTL=$BUILD/ctl/maildatctl
-if [ ! -x "$MAILDATD" ] || [ ! -x "$MAILDATCTL" ]; then
-	echo "no maildatd or maildatctl in $BUILD" >&2
-	exit 1
-fi
+MAILDATD=$(bench_program maildatd)
+MAILDATCTL=$(bench_program maildatctl)
 
 work=$(mktemp -d /tmp/memory-bench.XXXXXX)
 chmod 755 "$work"

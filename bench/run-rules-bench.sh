@@ -12,25 +12,8 @@
 set -eu
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${BUILD:-$SRC}
-if [ $# -gt 0 ] && [ "$1" != "--" ]; then
-	BUILD=$1
-	shift
-fi
-[ $# -gt 0 ] && [ "$1" = "--" ] && shift
-BUILD=$(cd "$BUILD" && pwd)
+. "$SRC/bench/lib.sh"
+bench_build_dir "$@"
+shift "$BENCH_NARGS"
 
-if [ ! -f "$BUILD/lib/libmaildat.a" ]; then
-	echo "run-rules-bench.sh: $BUILD/lib/libmaildat.a not found; run" \
-	    "configure and make first, or pass the build directory" >&2
-	exit 1
-fi
-
-out=$(mktemp -d /tmp/rules-bench-bin.XXXXXX)
-trap 'rm -rf "$out"' EXIT INT TERM
-# shellcheck disable=SC2046
-cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -I"$SRC/lib" -I"$BUILD" \
-    -I"$BUILD/lib" "$SRC/bench/rules_bench.c" "$BUILD/lib/libmaildat.a" \
-    $(pkg-config --libs smbclient sqlite3 libevent inih) \
-    -o "$out/rules_bench"
-"$out/rules_bench" "$@"
+bench_c_run rules_bench "$@"
