@@ -4,6 +4,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,22 +449,24 @@ sched_has_location(const struct crawl_results *rs, const char *location)
 static void
 sched_add_missing(struct unit *u, struct crawl_results *rs)
 {
-	const struct crawl_result *basefail = NULL, *f;
+	const struct crawl_result *f, *bf;
 	struct crawl_result *r;
-	size_t i, n = rs->n;
+	size_t i, n = rs->n, basefail = SIZE_MAX;
 
+	/*
+	 * The URL's own failure is found by index: rs->v moves as the
+	 * missing results are appended below.
+	 */
 	for (i = 0; i < n; i++)
 		if (strcmp(rs->v[i].location, u->base) == 0 &&
 		    !rs->v[i].has_master && rs->v[i].outcome !=
 		    CRAWL_NOT_POSTOFFICE)
-			basefail = &rs->v[i];
+			basefail = i;
 	for (i = 0; i < u->found.n; i++) {
 		f = &u->found.v[i];
 		if (sched_has_location(rs, f->location))
 			continue;
 		rs->v = xreallocarray(rs->v, rs->n + 1, sizeof(*rs->v));
-		if (basefail != NULL)	/* the array moved */
-			basefail = &rs->v[basefail - rs->v];
 		r = &rs->v[rs->n++];
 		memset(r, 0, sizeof(*r));
 		r->location = xstrdup(f->location);
@@ -472,10 +475,11 @@ sched_add_missing(struct unit *u, struct crawl_results *rs)
 		r->share = xstrdup(f->share);
 		r->path = xstrdup(f->path);
 		r->started_us = r->finished_us = crawl_now_us();
-		if (basefail != NULL) {
-			r->outcome = basefail->outcome;
-			r->error = xstrdup(basefail->error ? basefail->error :
-			    crawl_outcome_name(basefail->outcome));
+		if (basefail != SIZE_MAX) {
+			bf = &rs->v[basefail];
+			r->outcome = bf->outcome;
+			r->error = xstrdup(bf->error ? bf->error :
+			    crawl_outcome_name(bf->outcome));
 		} else {
 			r->outcome = CRAWL_NOT_POSTOFFICE;
 			r->error = xasprintf("no longer found in %s (searched "

@@ -15,6 +15,11 @@ Cases:
                 crawl reading large XTN files: that crawl ends unreachable,
                 timeout or error, the other server's location keeps being
                 crawled, a restarted smbd makes the location ok again
+  onedown       postoffices one folder down (a short and a 180-character
+                folder name) whose server is stopped, SIGSTOPped past the
+                deadline, whose workers overrun the deadline, and whose
+                workers are killed: each gets a failed
+                crawl with its URL's outcome and message, the parent lives
   idle-restart  smbd restarted between two rounds while the worker holds
                 the connection it used for two folders of one share: the
                 next round's crawls are ok (the dead connection is noticed
@@ -799,6 +804,158 @@ def case_idle_restart(env):
     check_sound(d, 'idle-restart', rc, totals=totals)
 
 
+LONG_PO = 'MAILDATA-' + 'L' * 171            # a folder name of 180 characters
+
+
+def stop_group(smb, sig):
+    """Send SIG to every process of smb's instance (smbd, the children
+    serving connections, its helpers)."""
+    for p in smb.processes():
+        try:
+            os.kill(p.pid, sig)
+        except OSError:
+            pass
+
+
+def case_onedown_outage(env):
+    """Postoffices one folder down (short and long names) whose server
+    fails in three ways: each failure is recorded for every postoffice the
+    URL had found, with the URL's own outcome and message, and the parent
+    lives on (sched_add_missing once read freed memory here)."""
+    work = env['work']
+    srv = os.path.join(work, 'onedown-srv')
+    mkpo('-N', 'WG', '-P', 'OFFICE', '--wgpo', os.path.join(srv, 'mail',
+                                                          'WGPO0000'))
+    mkpo('-N', 'DEEP', '-P', 'LONG', '-s', '31-31313',
+         os.path.join(srv, 'deep', LONG_PO))
+    mkpo('-N', 'DEEP', '-P', 'SHORT', '-s', '31-31314',
+         os.path.join(srv, 'deep', 'MAILDATA'))
+    make_readable(srv)
+    smb = harness.Samba(work, shares={'mail': os.path.join(srv, 'mail'),
+                                      'deep': os.path.join(srv, 'deep')})
+    smb.start()
+    bases = [loc(smb.port, 'mail'), loc(smb.port, 'deep')]
+    downs = [loc(smb.port, 'mail', 'WGPO0000'),
+             loc(smb.port, 'deep', LONG_PO),
+             loc(smb.port, 'deep', 'MAILDATA')]
+    d = Daemon(work, 'onedown', target('mail', smb.url('mail')) +
+               target('deep', smb.url('deep')), workers=2,
+               extra_global='interval = 1s\nbackoff_max = 1s\n'
+                            'timeout = 4s\nconnect_timeout = 1s\n')
+
+    def rows_since(us):
+        return [r for r in d.crawls() if r[2] >= us]
+
+    def failed_alike(since, outcomes):
+        """Each one-down location has a failed row since SINCE that
+        carries the outcome and message of its URL's failure in the same
+        round (the same started time is not shared; the message is)."""
+        rows = rows_since(since)
+        base = dict((r[1], r) for r in rows if r[1] in bases and
+                    r[4] in outcomes)
+        got = {}
+        for r in rows:
+            if r[1] in downs and r[4] in outcomes:
+                got[r[1]] = r
+        if len(base) < 2 or len(got) < 3:
+            return None
+        return base, got
+
+    def check_phase(what, since, outcomes):
+        res = wait_until(lambda: failed_alike(since, outcomes) or
+                         not d.running(), 25)
+        if not d.running():
+            raise harness.HarnessError('onedown: %s: the parent died; '
+                                       'log:\n%s' % (what, d.log()[-3000:]))
+        t.ok(res is not None and res is not True, 'onedown: %s: every postoffice found one '
+             'folder down (short and 180-character names) gets a failed '
+             'crawl (%s)' % (what, '/'.join(outcomes)),
+             diag=repr(rows_since(since)[-10:]) + d.log()[-2000:])
+        if res is None or res is True:
+            return
+        base, got = res
+        msgs = set(r[5] for r in base.values())
+        t.ok(all(r[5] and r[5] in msgs for r in got.values()),
+             'onedown: %s: their message is the URL\'s own (%s)'
+             % (what, sorted(msgs)), diag=repr(got))
+        st = d.status()
+        t.ok(st is not None and st.get('locations') == '2',
+             'onedown: %s: status answers' % what)
+
+    def back_ok(what):
+        since = int(time.time() * 1e6)
+        ok = wait_until(lambda: all(any(r[1] == l and r[4] == 'ok'
+                                        for r in rows_since(since))
+                                    for l in downs), 25)
+        t.ok(ok, 'onedown: %s: ok again afterwards' % what,
+             diag=repr(rows_since(since)[-10:]) + d.log()[-2000:])
+
+    try:
+        d.start()
+        t.ok(wait_until(lambda: all(d.count(l, 'ok') >= 1 for l in downs),
+                        20), 'onedown: the three postoffices one folder '
+             'down are found and crawled ok',
+             diag=lambda: repr(d.crawls()[-6:]) + d.log()[-2000:])
+        # 1. The server goes away: the probe finds the port closed.
+        since = int(time.time() * 1e6)
+        smb.stop()
+        check_phase('server stopped', since, ('unreachable',))
+        port = smb.port
+        smb.start()
+        t.eq(smb.port, port, 'onedown: smbd back on its port')
+        back_ok('server stopped')
+        # 2. The server stops answering: the crawls time out.
+        since = int(time.time() * 1e6)
+        stop_group(smb, signal.SIGSTOP)
+        try:
+            check_phase('server SIGSTOPped past the deadline', since,
+                        ('timeout',))
+        finally:
+            stop_group(smb, signal.SIGCONT)
+        back_ok('server SIGSTOPped')
+        # 3. The workers themselves stop: the parent's deadline kills them.
+        since = int(time.time() * 1e6)
+        stop_group(smb, signal.SIGSTOP)
+        try:
+            busy = wait_until(lambda: (d.status() or {}).get(
+                'workers_busy') == '2', 10)
+            t.ok(busy, 'onedown: both workers busy on the stalled server')
+            for pid in worker_pids(d.pid):
+                os.kill(pid, signal.SIGSTOP)
+            check_phase('workers killed at the deadline', since,
+                        ('timeout',))
+            t.ok('worker killed' in ' '.join(
+                r[5] or '' for r in rows_since(since)),
+                 'onedown: the deadline killed the workers (\'crawl did not '
+                 'finish within 4 s; worker killed\')')
+        finally:
+            stop_group(smb, signal.SIGCONT)
+        back_ok('workers killed at the deadline')
+        # 4. The workers crawling them are killed from outside.
+        since = int(time.time() * 1e6)
+        stop_group(smb, signal.SIGSTOP)
+        try:
+            busy = wait_until(lambda: (d.status() or {}).get(
+                'workers_busy') == '2', 10)
+            t.ok(busy, 'onedown: both workers busy on the stalled server')
+            for pid in worker_pids(d.pid):
+                os.kill(pid, signal.SIGKILL)
+            check_phase('worker killed', since, ('error',))
+        finally:
+            stop_group(smb, signal.SIGCONT)
+        back_ok('worker killed')
+        t.ok('ERROR: AddressSanitizer' not in d.log() and
+             'runtime error' not in d.log(),
+             'onedown: no sanitizer report in the daemon\'s log')
+        totals = d.stable_totals()
+        rc = d.stop()
+    finally:
+        d.stop()
+        stop_group(smb, signal.SIGCONT)
+        smb.stop()
+    check_sound(d, 'onedown', rc, totals=totals)
+
+
 def master_versions(work):
     """The bytes of two sound postoffices (NETA/POA and NETB/POB), each
     with one route, and a truncated MASTER.GLB and NETWORK.GLB."""
@@ -1543,6 +1700,7 @@ def main():
             env = {'work': work, 'a': sa, 'b': sb, 'flip': flip,
                    'versions': versions}
             cases = [('smbd-killed', case_smbd_killed, ()),
+                     ('onedown', case_onedown_outage, ()),
                      ('idle-restart', case_idle_restart, ()),
                      ('rewrite', case_rewrite, ()),
                      ('stall', case_stall, ()),
