@@ -2,6 +2,7 @@
 #include <sys/prctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -55,7 +56,7 @@ static struct event_base	*pool_base;
 static const char		*pool_path;
 static int			 pool_exe_fd = -1;	/* the program */
 static char			**pool_argv;
-static const char		*pool_rundir;
+static char			*pool_rundir;	/* caller's buffer */
 static struct event		*pool_refill_ev;
 static int			 pool_quick_deaths;	/* in a row */
 static int			 pool_want;
@@ -90,7 +91,7 @@ pool_open_program(const char *path)
  */
 void
 pool_init(struct event_base *base, const char *path, char **argv,
-    const char *rundir)
+    char *rundir)
 {
 	pool_base = base;
 	if (pool_exe_fd == -1)
@@ -335,12 +336,45 @@ pool_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/*
+ * Make sure the run directory is still there: something cleaning /tmp may
+ * have removed it (an empty directory between two workers), and a worker
+ * could not make its state directory in it.  A new one gets a name of the
+ * same length, written into the buffer the workers' argv points to.
+ */
+static void
+pool_check_rundir(void)
+{
+	struct stat sb;
+	char old[6], *x;
+
+	if (pool_rundir == NULL)
+		return;
+	if (lstat(pool_rundir, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+	    sb.st_uid == geteuid())
+		return;
+	if ((x = strrchr(pool_rundir, '.')) == NULL || strlen(x + 1) != 6)
+		fatalx("run directory %s: unexpected name", pool_rundir);
+	memcpy(old, x + 1, 6);
+	memcpy(x + 1, "XXXXXX", 6);
+	if (mkdtemp(pool_rundir) == NULL) {
+		memcpy(x + 1, old, 6);
+		log_warn("run directory %s is gone and no new one can be made",
+		    pool_rundir);
+		return;
+	}
+	log_warnx("run directory is gone; the workers use %s from now on",
+	    pool_rundir);
+}
+
 static void
 pool_spawn(void)
 {
 	struct worker *w;
 	int sv[2];
 	pid_t pid, parent = getpid();
+
+	pool_check_rundir();
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("socketpair");

@@ -45,9 +45,12 @@ void	pool_open_program(const char *path);
  * Set up the pool: path is the program to run, argv the worker command
  * line, rundir the private directory under which each worker keeps its
  * libsmbclient state in "w<pid>" (removed when the worker is reaped).
+ * rundir is a buffer that argv points into, holding a mkdtemp(3) name
+ * ending in six characters after a '.': should the directory vanish, the
+ * pool makes a new one and writes its name there.
  */
 void	pool_init(struct event_base *base, const char *path, char **argv,
-	    const char *rundir);
+	    char *rundir);
 
 /* Set the number of workers and the recycling threshold; spawns as needed. */
 void	pool_configure(int nworkers, int jobs_per_worker);

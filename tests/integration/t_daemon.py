@@ -245,8 +245,14 @@ def statedirs():
 
 def tidy_statedirs(before):
     """Remove the empty state directories that appeared since BEFORE
-    (left by SIGKILLed workers; a live worker's holds its smb.conf)."""
+    (left by SIGKILLed workers; a live worker's holds its smb.conf) and
+    belong to daemons of this script: the run directory of another suite's
+    daemon running beside this one may be empty for a moment too."""
+    ours = tuple('/tmp/maildatd.%d.' % d.proc.pid for d in _daemons
+                 if d.proc is not None)
     for path in statedirs() - before:
+        if not path.startswith(ours):
+            continue
         try:
             os.rmdir(path)
         except OSError:

@@ -20,6 +20,8 @@ Cases:
                 deadline, whose workers overrun the deadline, and whose
                 workers are killed: each gets a failed
                 crawl with its URL's outcome and message, the parent lives
+  rundir-gone   the daemon's run directory removed while it runs (as a
+                /tmp cleaner may): new workers get a new one, crawls stay ok
   idle-restart  smbd restarted between two rounds while the worker holds
                 the connection it used for two folders of one share: the
                 next round's crawls are ok (the dead connection is noticed
@@ -956,6 +958,53 @@ def case_onedown_outage(env):
     check_sound(d, 'onedown', rc, totals=totals)
 
 
+def rundir_of(d):
+    """The run directory the daemon's workers were given (--statedir)."""
+    for pid in worker_pids(d.pid):
+        args = proc_args(pid) or []
+        for i, a in enumerate(args[:-1]):
+            if a == b'--statedir':
+                return args[i + 1].decode()
+    return None
+
+
+def case_rundir_gone(env):
+    """Something cleaning /tmp removes the daemon's run directory (empty
+    for a moment between two workers): new workers get a new one and the
+    crawls stay ok."""
+    a = env['a']
+    la = loc(a.port, 'MAILDAT$')
+    d = Daemon(env['work'], 'rundirgone', target('a', a.url('MAILDAT$')),
+               workers=1, extra_global='interval = 1s\njobs_per_worker = 2\n')
+    try:
+        d.start()
+        t.ok(wait_until(lambda: d.count(la, 'ok') >= 1, 15),
+             'rundir-gone: crawled ok first')
+        rd = rundir_of(d)
+        t.ok(rd is not None and os.path.isdir(rd),
+             'rundir-gone: the workers\' run directory %s found' % rd)
+        shutil.rmtree(rd)
+        since = int(time.time() * 1e6)
+        got = wait_until(lambda: len([r for r in d.crawls()
+                                      if r[2] > since and r[1] == la]) >= 4,
+                         20)
+        after = [r for r in d.crawls() if r[2] > since and r[1] == la]
+        t.ok(got and all(r[4] == 'ok' for r in after[1:]),
+             'rundir-gone: the next crawls (new workers) are ok',
+             diag=repr(after) + d.log()[-2000:])
+        new = rundir_of(d)
+        t.ok(new is not None and new != rd and os.path.isdir(new) and
+             'run directory is gone; the workers use %s' % new in d.log(),
+             'rundir-gone: a new run directory, logged', diag=d.log()[-1500:])
+        totals = d.stable_totals()
+        rc = d.stop()
+        t.ok(new is not None and not os.path.exists(new),
+             'rundir-gone: the new run directory is removed at exit')
+    finally:
+        d.stop()
+    check_sound(d, 'rundir-gone', rc, totals=totals)
+
+
 def master_versions(work):
     """The bytes of two sound postoffices (NETA/POA and NETB/POB), each
     with one route, and a truncated MASTER.GLB and NETWORK.GLB."""
@@ -1701,6 +1750,7 @@ def main():
                    'versions': versions}
             cases = [('smbd-killed', case_smbd_killed, ()),
                      ('onedown', case_onedown_outage, ()),
+                     ('rundir-gone', case_rundir_gone, ()),
                      ('idle-restart', case_idle_restart, ()),
                      ('rewrite', case_rewrite, ()),
                      ('stall', case_stall, ()),
