@@ -9,6 +9,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sqlite3.h>
@@ -24,6 +25,7 @@
 #include "log.h"
 #include "maildatd.h"
 #include "pool.h"
+#include "safefile.h"
 #include "sched.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -37,15 +39,23 @@ static struct evconnlistener	*control_listener;
 /*
  * Create and bind the socket at path (replacing a stale one), owned by
  * uid:gid when those are not -1.
+ *
+ * The socket's directory is usually the daemon user's.  There root acts
+ * with that user's file-system ids (safefile_enter): the stale socket is
+ * examined and removed, and the new one made, owned by uid:gid and of mode
+ * 0660 (the umask), exactly as the user could; no chmod or chown by name
+ * follows that a planted link could redirect.  Only in a directory that
+ * root alone may change is the socket made by root and then given away.
  */
 int
 control_open(const char *path, uid_t uid, gid_t gid, char *err,
     size_t errlen)
 {
 	struct sockaddr_un sun;
+	struct safefile_ids ids;
 	struct stat sb;
 	mode_t old;
-	int fd;
+	int fd = -1, probe, rc = -1;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -54,59 +64,72 @@ control_open(const char *path, uid_t uid, gid_t gid, char *err,
 		return -1;
 	}
 	strncpy(sun.sun_path, path, sizeof(sun.sun_path) - 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1) {
-		snprintf(err, errlen, "control socket: %s", strerror(errno));
+	if (safefile_enter(path, uid, gid, &ids, err, errlen) == -1)
 		return -1;
-	}
+	old = umask(0117);
 	/* A socket left by a dead daemon is replaced; a live one is not. */
 	if (lstat(path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode)) {
 			snprintf(err, errlen, "%s exists and is not a socket",
 			    path);
-			close(fd);
-			return -1;
+			goto out;
 		}
-		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-			snprintf(err, errlen, "%s: another maildatd is "
-			    "listening there", path);
-			close(fd);
-			return -1;
-		}
-		close(fd);
-		unlink(path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
-		    SOCK_NONBLOCK, 0);
-		if (fd == -1) {
+		if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
+		    -1) {
 			snprintf(err, errlen, "control socket: %s",
 			    strerror(errno));
-			return -1;
+			goto out;
+		}
+		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			snprintf(err, errlen, "%s: another maildatd is "
+			    "listening there", path);
+			close(probe);
+			goto out;
+		}
+		close(probe);
+		if (unlink(path) == -1 && errno != ENOENT) {
+			snprintf(err, errlen, "cannot remove the stale socket "
+			    "%s: %s", path, strerror(errno));
+			goto out;
 		}
 	}
-	old = umask(0117);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		snprintf(err, errlen, "bind %s: %s", path, strerror(errno));
-		umask(old);
-		close(fd);
-		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1) {
+		snprintf(err, errlen, "control socket: %s", strerror(errno));
+		goto out;
 	}
-	umask(old);
-	if (chmod(path, 0660) == -1 || ((uid != (uid_t)-1 ||
-	    gid != (gid_t)-1) && chown(path, uid, gid) == -1)) {
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		if (errno == EACCES && ids.switched)
+			snprintf(err, errlen, "bind %s: %s (its directory must "
+			    "be writable by uid %ld, the daemon's user)", path,
+			    strerror(errno), (long)uid);
+		else
+			snprintf(err, errlen, "bind %s: %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	/* Only root may change this directory: nothing can swap the socket. */
+	if (!ids.switched && (uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		close(fd);
 		unlink(path);
-		return -1;
+		goto out;
 	}
 	if (listen(fd, 16) == -1) {
 		snprintf(err, errlen, "listen %s: %s", path, strerror(errno));
-		close(fd);
 		unlink(path);
-		return -1;
+		goto out;
 	}
 	control_fd = fd;
+	fd = -1;
 	control_path = xstrdup(path);
-	return 0;
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	umask(old);
+	safefile_leave(&ids);
+	return rc;
 }
 
 /* Return 1 if the peer may talk to us: root, our user, or our group. */

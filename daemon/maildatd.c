@@ -37,6 +37,7 @@
 #include "pool.h"
 #include "probe.h"
 #include "rules.h"
+#include "safefile.h"
 #include "sched.h"
 #include "sink.h"
 #include "smbio.h"
@@ -47,7 +48,7 @@
 #define EXIT_CONFIG	2	/* bad configuration or startup failure */
 #define MAILDATD_BUSY_MS 250	/* SQLite busy timeout in the event loop */
 
-static struct maildatd	 maildatd_env;
+static struct maildatd	 maildatd_env = { .store_lock = -1 };
 struct maildatd		*env = &maildatd_env;
 
 static struct event	*ev_sigterm, *ev_sigint, *ev_sighup, *ev_sigchld;
@@ -245,6 +246,7 @@ maildatd_reload(char *msg, size_t msglen)
 	struct rules *rs = NULL;
 	struct sink *sk = NULL;
 	char err[512];
+	int lockfd = -1;
 
 	log_info("reloading %s", env->conf_path);
 	if ((c = maildatd_load(env->conf_path, CONF_NO_SECRETS, msg,
@@ -256,10 +258,12 @@ maildatd_reload(char *msg, size_t msglen)
 		return -1;
 	}
 	if (strcmp(c->database, env->conf->database) != 0 &&
+	    ((lockfd = store_lock(c->database, err, sizeof(err))) == -1 ||
 	    store_open(c->database, STORE_RDWR | STORE_CREATE, &st, err,
-	    sizeof(err)) == -1) {
+	    sizeof(err)) == -1)) {
 		log_warnx("%s", err);
 		snprintf(msg, msglen, "%s", err);
+		store_unlock(lockfd);
 		conf_free(c);
 		return -1;
 	}
@@ -273,6 +277,7 @@ maildatd_reload(char *msg, size_t msglen)
 		    "force");
 		maildatd_rules_free(rs);
 		store_close(st);
+		store_unlock(lockfd);
 		conf_free(c);
 		return -1;
 	}
@@ -281,6 +286,8 @@ maildatd_reload(char *msg, size_t msglen)
 		sched_flush_pending();
 		store_close(env->store);
 		env->store = st;
+		store_unlock(env->store_lock);
+		env->store_lock = lockfd;
 	}
 	maildatd_rules_free(env->rules);
 	env->rules = rs;
@@ -401,16 +408,26 @@ maildatd_drop(const struct passwd *pw)
 	log_debug("running as %s (uid %ld)", pw->pw_name, (long)pw->pw_uid);
 }
 
-/* Open and lock the pid file; exits if another maildatd holds it. */
+/*
+ * Open and lock the pid file; exits if another maildatd holds it.  Its
+ * directory is usually the daemon user's (pw): root opens the file there
+ * with that user's file-system ids and never through a link.
+ */
 static void
-maildatd_pidfile_lock(const char *path)
+maildatd_pidfile_lock(const char *path, const struct passwd *pw)
 {
-	char buf[32];
+	struct safefile_ids ids;
+	char buf[32], err[512];
 	ssize_t n;
 
-	pidfile_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (safefile_enter(path, pw ? pw->pw_uid : (uid_t)-1, pw ?
+	    pw->pw_gid : (gid_t)-1, &ids, err, sizeof(err)) == -1)
+		fatalx("pid file: %s", err);
+	pidfile_fd = safefile_open(path, O_RDWR | O_CREAT, 0644, pw ?
+	    pw->pw_uid : geteuid(), err, sizeof(err));
+	safefile_leave(&ids);
 	if (pidfile_fd == -1)
-		fatal("pid file %s", path);
+		fatalx("pid file: %s", err);
 	if (flock(pidfile_fd, LOCK_EX | LOCK_NB) == -1) {
 		n = read(pidfile_fd, buf, sizeof(buf) - 1);
 		buf[n > 0 ? n : 0] = '\0';
@@ -433,6 +450,22 @@ maildatd_pidfile_write(void)
 	if (ftruncate(pidfile_fd, 0) == -1 ||
 	    pwrite(pidfile_fd, buf, (size_t)n, 0) != n)
 		log_warn("pid file %s", pidfile_path);
+}
+
+/*
+ * No core files and no ptrace by the same user: the parent and every
+ * worker hold passwords in memory.  (A worker is a fresh exec, which makes
+ * a process dumpable again, so each process calls this itself.)
+ */
+static void
+maildatd_nocore(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) == -1)
+		log_warn("setrlimit(RLIMIT_CORE)");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		log_warn("prctl(PR_SET_DUMPABLE)");
 }
 
 /* Let the probe hold many sockets: raise the soft fd limit to the hard. */
@@ -487,7 +520,9 @@ main(int argc, char **argv)
 	const char *conf_path = conf_default_path(), *statedir = NULL;
 	int ch, debug = 0, fg_syslog = 0, check = 0, once = 0, worker = 0;
 	int verbose = 0, wargc = 0, i;
+	struct safefile_ids ids;
 
+	maildatd_nocore();
 	while ((ch = getopt_long(argc, argv, "c:dFnvhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -566,19 +601,31 @@ main(int argc, char **argv)
 		if (pw->pw_uid == 0)
 			fatalx("user %s is root; refusing to run as root",
 			    env->conf->user);
+		/* Root's other groups must not open doors below either. */
+		if (setgroups(1, &pw->pw_gid) == -1)
+			fatal("setgroups");
 	}
 	maildatd_rlimit();
 	if (!debug && !fg_syslog && env->conf->pidfile != NULL)
-		maildatd_pidfile_lock(env->conf->pidfile);
+		maildatd_pidfile_lock(env->conf->pidfile, pw);
 	if (env->conf->control_socket != NULL &&
 	    env->conf->control_socket[0] != '\0' &&
 	    control_open(env->conf->control_socket, pw ? pw->pw_uid :
 	    (uid_t)-1, pw ? pw->pw_gid : (gid_t)-1, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	if (!debug)
-		log_init("maildatd", 0, env->conf->syslog_facility);
-	/* Opened before the privilege drop: /dev/log may need it. */
-	if ((env->sink = maildatd_sink(env->conf, NULL, 0)) == NULL)
+	/*
+	 * Opened before the privilege drop: /dev/log may need it.  A unix:
+	 * socket is reached with the daemon user's file-system ids where
+	 * that user could move it.
+	 */
+	if (strncmp(env->conf->syslog, "unix:", 5) == 0 && safefile_enter(
+	    env->conf->syslog + 5, pw ? pw->pw_uid : (uid_t)-1, pw ?
+	    pw->pw_gid : (gid_t)-1, &ids, err, sizeof(err)) == -1)
+		fatalx("syslog = %s: %s", env->conf->syslog, err);
+	env->sink = maildatd_sink(env->conf, NULL, 0);
+	if (strncmp(env->conf->syslog, "unix:", 5) == 0)
+		safefile_leave(&ids);
+	if (env->sink == NULL)
 		fatalx("cannot open the syslog destination %s",
 		    env->conf->syslog);
 	self = maildatd_self(argv[0]);
@@ -591,16 +638,24 @@ main(int argc, char **argv)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		log_warn("prctl(PR_SET_NO_NEW_PRIVS)");
 
+	/* One daemon per database: the lock is held until exit. */
+	if ((env->store_lock = store_lock(env->conf->database, err,
+	    sizeof(err))) == -1)
+		fatalx("%s", err);
 	/* Check the database now, while errors still reach the terminal. */
 	if (store_open(env->conf->database, STORE_RDWR | STORE_CREATE, &st,
 	    err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	store_close(st);
 
+	/* Every start-up error so far went to stderr; from here, syslog. */
+	if (!debug)
+		log_init("maildatd", 0, env->conf->syslog_facility);
 	if (!debug && !fg_syslog) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
 		maildatd_pidfile_write();
+		store_lock_setpid(env->store_lock);
 	}
 	if (store_open(env->conf->database, STORE_RDWR | STORE_CREATE,
 	    &env->store, err, sizeof(err)) == -1)
@@ -677,6 +732,7 @@ main(int argc, char **argv)
 		log_warnx("database still failing at exit: held results lost");
 	sched_free();
 	store_close(env->store);
+	store_unlock(env->store_lock);
 	maildatd_rules_free(env->rules);
 	sink_close(env->sink);
 	event_free(ev_sigterm);

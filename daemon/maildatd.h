@@ -34,6 +34,7 @@ struct maildatd {
 	struct conf		*conf;
 	const char		*conf_path;
 	struct store		*store;
+	int			 store_lock;	/* store_lock() of its file */
 	struct rules		*rules;		/* checked against the schema */
 	struct sink		*sink;		/* where alerts go */
 	int			 once;		/* --once: one round, then exit */

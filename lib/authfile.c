@@ -11,6 +11,7 @@
 
 #include "authfile.h"
 #include "log.h"
+#include "safefile.h"
 #include "xmalloc.h"
 
 /* Strip leading and trailing blanks (and a trailing CR) in place. */
@@ -49,14 +50,17 @@ authfile_read(const char *path, struct authfile *a, char *err, size_t errlen)
 	FILE *f;
 
 	memset(a, 0, sizeof(*a));
-	/* O_NONBLOCK: a FIFO must be refused below, not wait for a writer. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
-	    O_NONBLOCK)) == -1) {
-		log_errbuf(err, errlen, "%s: %s", path, strerror(errno));
+	/*
+	 * Never through a link, and never a file linked in from elsewhere:
+	 * root reads this before it drops privileges, possibly in a
+	 * directory the daemon's user may change.  (safefile_open() also
+	 * refuses a FIFO without waiting for a writer.)
+	 */
+	if ((fd = safefile_open(path, O_RDONLY, 0, (uid_t)-1, err,
+	    errlen)) == -1)
 		return -1;
-	}
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
-		log_errbuf(err, errlen, "%s: not a regular file", path);
+	if (fstat(fd, &sb) == -1) {
+		log_errbuf(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}

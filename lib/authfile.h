@@ -1,7 +1,8 @@
 /*
  * authfile: read credentials from an smbclient -A style file
  * (username = , password = , domain = ).  The file must be a regular file
- * of mode 0600 or 0400 (no group or other bits), or it is refused.
+ * of mode 0600 or 0400 (no group or other bits) with a single link, not
+ * reached through a symbolic link, or it is refused.
  */
 #ifndef MAILDAT_AUTHFILE_H
 #define MAILDAT_AUTHFILE_H

@@ -19,18 +19,24 @@
  *  - a location shows in the postoffices view once a crawl has found a
  *    postoffice there, and stays, with its last outcome, if it goes away.
  */
+#include <sys/file.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "crawl.h"
 #include "log.h"
 #include "po.h"
+#include "safefile.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -547,6 +553,69 @@ fail:
 	sqlite3_close_v2(st->db);
 	free(st);
 	return -1;
+}
+
+/*
+ * Take the writer's lock of the database at path: an exclusive flock(2)
+ * on "path.lock", held until store_unlock().
+ */
+int
+store_lock(const char *path, char *err, size_t errlen)
+{
+	char *lpath, buf[32], lerr[512];
+	ssize_t n;
+	int fd;
+
+	lpath = xasprintf("%s.lock", path);
+	fd = safefile_open(lpath, O_RDWR | O_CREAT, 0640, geteuid(), lerr,
+	    sizeof(lerr));
+	if (fd == -1) {
+		log_errbuf(err, errlen, "database lock: %s", lerr);
+		free(lpath);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK) {
+			n = pread(fd, buf, sizeof(buf) - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			buf[strspn(buf, "0123456789")] = '\0';
+			log_errbuf(err, errlen, "the database %s is in use by "
+			    "another maildatd (pid %s, which holds %s); one "
+			    "daemon per database", path, buf[0] ? buf : "?",
+			    lpath);
+		} else
+			log_errbuf(err, errlen, "database lock %s: %s", lpath,
+			    strerror(errno));
+		close(fd);
+		free(lpath);
+		return -1;
+	}
+	free(lpath);
+	store_lock_setpid(fd);
+	return fd;
+}
+
+/* Write this process's pid into the lock fd (again after a fork). */
+void
+store_lock_setpid(int fd)
+{
+	char buf[32];
+	int n;
+
+	if (fd == -1)
+		return;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n)
+		log_debug("database lock: cannot write the pid: %s",
+		    strerror(errno));
+}
+
+/* Release the lock taken by store_lock() and close fd; -1 is ignored. */
+void
+store_unlock(int fd)
+{
+	if (fd != -1)
+		close(fd);
 }
 
 /* Close the database and free st; NULL is ignored. */

@@ -50,6 +50,21 @@ extern const int store_nmigrations;
 int		 store_open(const char *path, int flags, struct store **out,
 		    char *err, size_t errlen);
 
+/*
+ * Take the writer's lock of the database at path: an exclusive flock(2)
+ * on "path.lock" (never through a link), which says that one daemon
+ * writes this database and holds its own state about it.  Returns the
+ * lock's descriptor (close-on-exec, holding this pid), or -1 with err,
+ * which names the holder's pid when another process has the lock.
+ */
+int		 store_lock(const char *path, char *err, size_t errlen);
+
+/* Write this process's pid into the lock fd (again after a fork). */
+void		 store_lock_setpid(int fd);
+
+/* Release the lock taken by store_lock() and close fd; -1 is ignored. */
+void		 store_unlock(int fd);
+
 /* Close the database and free st; NULL is ignored. */
 void		 store_close(struct store *st);
 

@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential autoconf automake pkg-config
 libsmbclient-dev libevent-dev libsqlite3-dev libinih-dev
 libcmocka-dev samba smbclient sqlite3 python3 passwd procps
-valgrind clang libclang-rt-14-dev libfaketime"
+valgrind clang libclang-rt-14-dev libfaketime strace"
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then
