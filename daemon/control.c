@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "config.h"
 #include "control.h"
@@ -162,7 +163,7 @@ control_status(struct evbuffer *out)
 	char buf[32];
 	struct tm tm;
 	/* Monotonic: a step of the wall clock does not change it. */
-	long long up = (maildatd_now_ms() - env->started_ms) / 1000;
+	long long up = (clock_mono_ms() - env->started_ms) / 1000;
 
 	gmtime_r(&env->started, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "authfile.h"
+#include "clock.h"
 #include "conf.h"
 #include "config.h"
 #include "control.h"
@@ -70,16 +71,6 @@ usage(void)
 	    "            (status 0 when every crawl was ok, 1 otherwise)\n",
 	    conf_default_path());
 	exit(EXIT_CONFIG);
-}
-
-/* Return monotonic milliseconds. */
-int64_t
-maildatd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Load path with conf flags; log every error, return NULL on failure. */
@@ -216,7 +207,7 @@ maildatd_round_end(void)
 		    "database accepts them", sched_held());
 		return;
 	}
-	if (rules_eval(env->store, env->rules, crawl_now_us(), &ev, err,
+	if (rules_eval(env->store, env->rules, clock_wall_us(), &ev, err,
 	    sizeof(err)) == -1) {
 		/* Locked or full: the next round tries again. */
 		log_warnx("rules not evaluated: %s", err);
@@ -673,7 +664,7 @@ main(int argc, char **argv)
 		fatal("mkdtemp %s", rundir);
 
 	env->started = env->loaded = time(NULL);
-	env->started_ms = maildatd_now_ms();
+	env->started_ms = clock_mono_ms();
 	env->once = once;
 	signal(SIGPIPE, SIG_IGN);
 	event_set_log_callback(maildatd_evlog);

@@ -6,20 +6,10 @@
 #ifndef MAILDAT_MAILDATD_H
 #define MAILDAT_MAILDATD_H
 
-#include <sys/queue.h>
-
 #include <stdint.h>
 #include <time.h>
 
 #include "crawl.h"
-
-/* The BSD macro, which glibc's <sys/queue.h> lacks. */
-#ifndef TAILQ_FOREACH_SAFE
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
-	for ((var) = TAILQ_FIRST(head);					\
-	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
-	    (var) = (tvar))
-#endif
 
 struct event_base;
 struct evdns_base;
@@ -56,8 +46,5 @@ void	maildatd_round_end(void);
 
 /* Begin an orderly stop (as on SIGTERM). */
 void	maildatd_stop(void);
-
-/* Return monotonic milliseconds. */
-int64_t	maildatd_now_ms(void);
 
 #endif

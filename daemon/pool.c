@@ -1,6 +1,5 @@
 /* pool: crawl worker processes, their jobs, deadlines and replacement. */
 #include <sys/prctl.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -17,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "compat/queue.h"
 #include "log.h"
 #include "maildatd.h"
 #include "msg.h"
@@ -404,7 +405,7 @@ pool_spawn(void)
 	w = xcalloc(1, sizeof(*w));
 	w->pid = pid;
 	w->state = W_IDLE;
-	w->spawned_ms = maildatd_now_ms();
+	w->spawned_ms = clock_mono_ms();
 	evutil_make_socket_nonblocking(sv[0]);
 	w->bev = bufferevent_socket_new(pool_base, sv[0], BEV_OPT_CLOSE_ON_FREE);
 	if (w->bev == NULL)
@@ -497,7 +498,7 @@ pool_dispatch(void)
 		w->job = job;
 		w->state = W_BUSY;
 		w->timed_out = 0;
-		w->job_started_us = crawl_now_us();
+		w->job_started_us = clock_wall_us();
 		msgbuf_init(&b);
 		msg_frame_job(&b, &job->mj);
 		bufferevent_write(w->bev, b.data, b.len);
@@ -594,7 +595,7 @@ pool_reap(void)
 				 * exits 127; a crash is a signal), not killed
 				 * from outside.
 				 */
-				if (!w->spoke && maildatd_now_ms() -
+				if (!w->spoke && clock_mono_ms() -
 				    w->spawned_ms < 1000 && !pool_stopping &&
 				    (WIFEXITED(status) ? WEXITSTATUS(status) !=
 				    0 : WTERMSIG(status) != SIGKILL &&

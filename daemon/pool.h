@@ -9,7 +9,7 @@
 #define MAILDAT_POOL_H
 
 #include <stdint.h>
-#include <sys/queue.h>
+#include "compat/queue.h"
 
 #include "crawl.h"
 #include "msg.h"

@@ -1,5 +1,4 @@
 /* probe: non-blocking TCP connects driven by libevent. */
-#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -17,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "compat/queue.h"
 #include "log.h"
 #include "probe.h"
 #include "xmalloc.h"
@@ -87,21 +88,12 @@ probe_hash(const char *host, uint16_t port)
 	return h % PROBE_NBUCKETS;
 }
 
-static int64_t
-probe_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Return 1 if host:port accepted a connection lately; drop stale entries. */
 static int
 probe_is_fresh(const char *host, uint16_t port)
 {
 	struct probe_ok **pp, *o;
-	int64_t now = probe_now_ms();
+	int64_t now = clock_mono_ms();
 
 	for (pp = &probe_fresh[probe_hash(host, port)]; (o = *pp) != NULL;) {
 		if (now - o->at_ms >= PROBE_FRESH_MS) {
@@ -133,7 +125,7 @@ probe_set_fresh(const char *host, uint16_t port)
 		o->next = probe_fresh[h];
 		probe_fresh[h] = o;
 	}
-	o->at_ms = probe_now_ms();
+	o->at_ms = clock_mono_ms();
 }
 
 static struct probe *

@@ -1,5 +1,4 @@
 /* sched: units, due times, probing, job hand-off, results and backoff. */
-#include <sys/queue.h>
 #include <sys/resource.h>
 
 #include <event2/buffer.h>
@@ -11,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "compat/queue.h"
 #include "conf.h"
 #include "crawl.h"
 #include "log.h"
@@ -143,7 +144,7 @@ sched_add(const char *target, const char *url, int discover,
 	u->port = su->port;
 	u->base = discover ? crawl_location(su->host, su->port, "", "") :
 	    crawl_location(su->host, su->port, su->share, su->path);
-	u->due_ms = maildatd_now_ms();
+	u->due_ms = clock_mono_ms();
 	u->keep = 1;
 	TAILQ_INSERT_TAIL(&units, u, entry);
 	sched_nunits++;
@@ -268,7 +269,7 @@ sched_reschedule(struct unit *u, const struct conf_target *t)
 		if (delay > cap)
 			delay = cap;
 	}
-	u->due_ms = maildatd_now_ms() + delay;
+	u->due_ms = clock_mono_ms() + delay;
 }
 
 static int
@@ -474,7 +475,7 @@ sched_add_missing(struct unit *u, struct crawl_results *rs)
 		r->port = f->port;
 		r->share = xstrdup(f->share);
 		r->path = xstrdup(f->path);
-		r->started_us = r->finished_us = crawl_now_us();
+		r->started_us = r->finished_us = clock_wall_us();
 		if (basefail != SIZE_MAX) {
 			bf = &rs->v[basefail];
 			r->outcome = bf->outcome;
@@ -660,7 +661,7 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval tv = { 0, SCHED_TICK_MS * 1000 };
 	struct unit *u;
-	int64_t now = maildatd_now_ms();
+	int64_t now = clock_mono_ms();
 	int room;
 
 	(void)fd;
@@ -729,7 +730,7 @@ int
 sched_crawl_now(const char *target)
 {
 	struct unit *u;
-	int64_t now = maildatd_now_ms();
+	int64_t now = clock_mono_ms();
 	int n = 0;
 
 	TAILQ_FOREACH(u, &units, entry) {

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "crawl.h"
 #include "log.h"
 #include "smbio.h"
@@ -53,16 +54,6 @@ crawl_outcome_parse(const char *name, enum crawl_outcome *o)
 			return 0;
 		}
 	return -1;
-}
-
-/* Return the current wall clock in microseconds since the epoch. */
-int64_t
-crawl_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Build the UNC location string for host, port, share and path. */
@@ -478,7 +469,7 @@ crawl_postoffice(struct smbio *io, const struct smburl *u, struct crawl_po *p,
 	crawl_routes(io, u, p, nw, nnw, r);
 	free(nw);
 done:
-	r->finished_us = crawl_now_us();
+	r->finished_us = clock_wall_us();
 }
 
 /*
@@ -510,7 +501,7 @@ crawl_try(struct smbio *io, const struct smburl *u, const char *po,
 		    u->path[0] && po[0] ? "/" : "", po);
 		r = crawl_new_result(out, u, fullpath, started);
 		crawl_fetch_fail(r, &st);
-		r->finished_us = crawl_now_us();
+		r->finished_us = clock_wall_us();
 		free(rel);
 		return 1;
 	}
@@ -554,7 +545,7 @@ crawl_url_mode(struct smbio *io, const char *url, struct crawl_results *out,
 	struct crawl_result *r;
 	struct crawl_po p;
 	size_t n = 0, ns, i, before = out->n, scanned = 0, unread = 0, len;
-	int64_t started = crawl_now_us();
+	int64_t started = clock_wall_us();
 	char err[256], why[256] = "";
 	uint8_t *buf;
 
@@ -589,7 +580,7 @@ crawl_url_mode(struct smbio *io, const char *url, struct crawl_results *out,
 			unread++;
 			continue;
 		}
-		crawl_try(io, &u, v[i].name, sv, ns, out, crawl_now_us(), why,
+		crawl_try(io, &u, v[i].name, sv, ns, out, clock_wall_us(), why,
 		    sizeof(why));
 		smbio_dirents_free(sv, ns);
 	}
@@ -603,7 +594,7 @@ crawl_url_mode(struct smbio *io, const char *url, struct crawl_results *out,
 		if (scanned == CRAWL_MAX_SUBDIRS)
 			crawl_note(r, "only the first %d folders were searched",
 			    CRAWL_MAX_SUBDIRS);
-		r->finished_us = crawl_now_us();
+		r->finished_us = clock_wall_us();
 	}
 	goto done;
 
@@ -620,7 +611,7 @@ unreadable:
 		snprintf(st.message, sizeof(st.message), "no share "
 		    "%s or folder %s on %s", u.share, u.path, u.host);
 	crawl_fail(r, st.outcome, st.message);
-	r->finished_us = crawl_now_us();
+	r->finished_us = clock_wall_us();
 done:
 	smbio_dirents_free(v, n);
 	smburl_free(&u);
@@ -650,7 +641,7 @@ crawl_discover(struct smbio *io, const char *url, struct crawl_results *out)
 	struct smbio_status st;
 	struct crawl_result *r;
 	size_t n = 0, i, before = out->n, shares = 0;
-	int64_t started = crawl_now_us();
+	int64_t started = clock_wall_us();
 	char err[256], *surl;
 
 	if (smburl_parse(url, 1, &u, err, sizeof(err)) == -1)
@@ -665,7 +656,7 @@ crawl_discover(struct smbio *io, const char *url, struct crawl_results *out)
 		r = crawl_new_result(out, &u, "", started);
 		crawl_fail(r, st.outcome == CRAWL_NOT_POSTOFFICE ? CRAWL_ERROR :
 		    st.outcome, st.message);
-		r->finished_us = crawl_now_us();
+		r->finished_us = clock_wall_us();
 		goto done;
 	}
 	for (i = 0; i < n; i++) {
@@ -686,7 +677,7 @@ crawl_discover(struct smbio *io, const char *url, struct crawl_results *out)
 		r->outcome = CRAWL_NOT_POSTOFFICE;
 		r->error = xasprintf("no share of %s holds a postoffice (%zu "
 		    "shares searched)", u.host, shares);
-		r->finished_us = crawl_now_us();
+		r->finished_us = clock_wall_us();
 	}
 done:
 	smbio_dirents_free(v, n);
@@ -705,7 +696,7 @@ crawl_result_fail(struct crawl_results *out, const char *url,
 	struct crawl_result *r;
 	struct smburl u;
 	char err[256];
-	int64_t now = crawl_now_us();
+	int64_t now = clock_wall_us();
 
 	if (smburl_parse(url, 1, &u, err, sizeof(err)) == 0) {
 		r = crawl_new_result(out, &u, u.path, now);

@@ -107,7 +107,5 @@ void		 crawl_results_free(struct crawl_results *rs);
 void		 crawl_address(const struct crawl_result *r, char *out,
 		    size_t outlen);
 
-/* Return the current wall clock in microseconds since the epoch. */
-int64_t		 crawl_now_us(void);
 
 #endif

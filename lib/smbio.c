@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "smbio.h"
 #include "xmalloc.h"
@@ -590,22 +591,13 @@ smbio_classify(int e, const char *what, struct smbio_status *st)
 	}
 }
 
-static int64_t
-smbio_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Try one non-blocking TCP connect; 0 ok, else an errno (ETIMEDOUT...). */
 static int
 smbio_tcp_try(const char *host, const char *port, int timeout_ms)
 {
 	struct addrinfo hints, *res, *ai;
 	struct pollfd pfd;
-	int64_t deadline = smbio_now_ms() + timeout_ms;
+	int64_t deadline = clock_mono_ms() + timeout_ms;
 	int fd, rc, e = ECONNREFUSED, left;
 	socklen_t elen;
 
@@ -631,7 +623,7 @@ smbio_tcp_try(const char *host, const char *port, int timeout_ms)
 			close(fd);
 			continue;
 		}
-		left = (int)(deadline - smbio_now_ms());
+		left = (int)(deadline - clock_mono_ms());
 		pfd.fd = fd;
 		pfd.events = POLLOUT;
 		do {

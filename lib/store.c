@@ -33,6 +33,7 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "crawl.h"
 #include "log.h"
 #include "po.h"
@@ -118,15 +119,6 @@ struct store_known {
 
 static int	store_refuse(struct store *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-
-static int64_t
-store_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* Run one statement with no parameters and no rows wanted. */
 static int
@@ -1027,7 +1019,7 @@ store_save_one(struct store *st, const struct crawl_result *r, char *err,
 	}
 	/* A crawl is dated by when it finished, i.e. when it was known. */
 	t = r->finished_us != 0 ? r->finished_us :
-	    r->started_us != 0 ? r->started_us : store_now_us();
+	    r->started_us != 0 ? r->started_us : clock_wall_us();
 	started = r->started_us != 0 ? r->started_us : t;
 
 	if (store_location(st, r, t, &k, err, errlen) == -1)
