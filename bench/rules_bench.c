@@ -61,7 +61,7 @@
 
 /* One result with its own storage. */
 struct bres {
-	struct crawl_result r;
+	struct result r;
 	char		 location[64];
 	char		 host[32];
 	char		 share[16];
@@ -137,7 +137,7 @@ bench_changed(long i)
 static void
 bench_result(struct bres *x, long i, int version, int64_t t)
 {
-	struct crawl_result *r = &x->r;
+	struct result *r = &x->r;
 	struct po_master *m = &r->master;
 	long v = bench_serial_value(i, version);
 	char serial[32];
@@ -148,11 +148,11 @@ bench_result(struct bres *x, long i, int version, int64_t t)
 	snprintf(x->share, sizeof(x->share), "MAILDAT$");
 	snprintf(x->location, sizeof(x->location), "\\\\%s\\%s", x->host,
 	    x->share);
-	r->location = x->location;
-	r->host = x->host;
-	r->share = x->share;
-	r->path = x->path;
-	r->outcome = CRAWL_OK;
+	r->unc = x->location;
+	r->loc.host = x->host;
+	r->loc.share = x->share;
+	r->loc.path = x->path;
+	r->outcome = OUTCOME_OK;
 	r->has_master = 1;
 	r->checksum_ok = 1;
 	r->finished_us = t;
@@ -203,7 +203,7 @@ bench_build(const char *path, struct report *rep)
 {
 	struct store *st;
 	struct bres *v;
-	struct crawl_result *rv;
+	struct result *rv;
 	struct rusage ru;
 	long i, j;
 	double t;
@@ -361,7 +361,7 @@ bench_rules(const char *path, const char *confpath, int analyze,
 	struct conf_errors errs = { NULL, 0 };
 	struct rules rs;
 	struct bres *v;
-	struct crawl_result *rv;
+	struct result *rv;
 	struct rusage ru;
 	sqlite3 *db;
 	long i, n;

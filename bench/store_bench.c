@@ -43,12 +43,12 @@
 
 /* One result with its own storage. */
 struct bres {
-	struct crawl_result r;
+	struct result r;
 	char		 location[64];
 	char		 host[32];
 	char		 share[16];
 	char		 path[4];
-	struct crawl_route routes[NROUTES];
+	struct result_route routes[NROUTES];
 };
 
 /* What one child measured, sent to the parent through a pipe. */
@@ -93,7 +93,7 @@ bench_serial(long loc, long round, char *out, size_t outlen)
 static void
 bench_result(struct bres *x, long i)
 {
-	struct crawl_result *r = &x->r;
+	struct result *r = &x->r;
 	struct po_master *m = &r->master;
 	long loc = i % nlocations, round = i / nlocations;
 	char serial[16];
@@ -104,11 +104,11 @@ bench_result(struct bres *x, long i)
 	snprintf(x->share, sizeof(x->share), "MAILDAT$");
 	snprintf(x->location, sizeof(x->location), "\\\\%s\\%s", x->host,
 	    x->share);
-	r->location = x->location;
-	r->host = x->host;
-	r->share = x->share;
-	r->path = x->path;
-	r->outcome = CRAWL_OK;
+	r->unc = x->location;
+	r->loc.host = x->host;
+	r->loc.share = x->share;
+	r->loc.path = x->path;
+	r->outcome = OUTCOME_OK;
 	r->has_master = 1;
 	r->checksum_ok = 1;
 	r->finished_us = T0 + (int64_t)i * 1000;
@@ -168,7 +168,7 @@ bench_run(const char *path, long n, struct report *rep)
 {
 	struct store *st;
 	struct bres *v;
-	struct crawl_result *rv;
+	struct result *rv;
 	struct rusage ru;
 	char wal[4096];
 	long i, j, k;

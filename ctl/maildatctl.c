@@ -27,7 +27,7 @@
 #include "log.h"
 #include "po.h"
 #include "smbio.h"
-#include "smburl.h"
+#include "location.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -289,14 +289,14 @@ static const int scan_intable[] = {
 #define SCAN_NCOLS	(sizeof(scan_cols) / sizeof(scan_cols[0]))
 
 static void
-scan_print(struct fmt *f, const struct crawl_result *r)
+scan_print(struct fmt *f, const struct result *r)
 {
 	char addr[2 * PO_NAME_MAX + 2], hex[PO_SERIAL_HEX], flags[16];
 	char *routes = NULL, *tmp;
 	size_t i;
 
 	for (i = 0; i < r->nroutes; i++) {
-		const struct crawl_route *rt = &r->routes[i];
+		const struct result_route *rt = &r->routes[i];
 
 		tmp = xasprintf("%s%s%s%s%s", routes ? routes : "",
 		    routes ? " " : "", rt->network, rt->postoffice[0] ? "/" : "",
@@ -304,19 +304,19 @@ scan_print(struct fmt *f, const struct crawl_result *r)
 		free(routes);
 		routes = tmp;
 	}
-	crawl_address(r, addr, sizeof(addr));
-	fmt_text(f, r->location);
-	fmt_text(f, crawl_outcome_name(r->outcome));
+	result_address(r, addr, sizeof(addr));
+	fmt_text(f, r->unc);
+	fmt_text(f, result_outcome_name(r->outcome));
 	fmt_text(f, r->has_master ? addr : NULL);
 	fmt_text(f, r->has_master ? r->master.serial : NULL);
 	fmt_text(f, po_kind_name(r->has_master ? r->master.kind :
 	    PO_KIND_UNKNOWN));
 	fmt_text(f, routes ? routes : "");
 	fmt_text(f, r->error);
-	fmt_text(f, r->host);
-	fmt_int(f, r->port ? r->port : 445);
-	fmt_text(f, r->share);
-	fmt_text(f, r->path);
+	fmt_text(f, r->loc.host);
+	fmt_int(f, r->loc.port ? r->loc.port : 445);
+	fmt_text(f, r->loc.share);
+	fmt_text(f, r->loc.path);
 	if (r->has_master) {
 		po_serial_hex(r->master.serial_raw, hex, sizeof(hex));
 		snprintf(flags, sizeof(flags), "0x%08x", r->master.flags);
@@ -391,8 +391,9 @@ cmd_scan(const struct ctl_opts *o, int argc, char **argv)
 	struct scan_progress prog;
 	struct smbio_opts so;
 	struct authfile af;
-	struct crawl_results rs = { NULL, 0 };
+	struct results rs = { NULL, 0 };
 	struct smbio *io;
+	struct location *locs;
 	struct store *st = NULL;
 	struct fmt *f;
 	char err[512];
@@ -403,15 +404,16 @@ cmd_scan(const struct ctl_opts *o, int argc, char **argv)
 		fprintf(stderr, "maildatctl: scan needs at least one URL\n");
 		usage(CTL_EXIT_USAGE);
 	}
-	for (i = 0; i < argc; i++) {
-		struct smburl u;
-
-		if (smburl_parse(argv[i], 0, &u, err, sizeof(err)) == -1) {
+	locs = xcalloc((size_t)argc, sizeof(*locs));
+	for (i = 0; i < argc; i++)
+		if (location_parse(argv[i], 0, &locs[i], err,
+		    sizeof(err)) == -1) {
 			fprintf(stderr, "maildatctl: %s\n", err);
+			while (i-- > 0)
+				location_free(&locs[i]);
+			free(locs);
 			return CTL_EXIT_USAGE;
 		}
-		smburl_free(&u);
-	}
 	memset(&so, 0, sizeof(so));
 	if (o->auth_file != NULL) {
 		if (authfile_read(o->auth_file, &af, err, sizeof(err)) == -1) {
@@ -449,18 +451,18 @@ cmd_scan(const struct ctl_opts *o, int argc, char **argv)
 		size_t before = rs.n;
 		int url_failed = 0;
 
-		crawl_url(io, argv[i], &rs);
+		crawl_run(io, &locs[i], CRAWL_PROBE, &rs);
 		/* csv and json rows go out now, maybe to the same terminal. */
 		if (o->format != FMT_TABLE)
 			scan_progress_clear(&prog);
 		for (j = before; j < rs.n; j++) {
-			if (rs.v[j].outcome != CRAWL_OK)
+			if (rs.v[j].outcome != OUTCOME_OK)
 				url_failed = 1;
 			if (st != NULL && store_save(st, &rs.v[j], err,
 			    sizeof(err)) == -1) {
 				scan_progress_clear(&prog);
 				fprintf(stderr, "maildatctl: saving %s: %s\n",
-				    rs.v[j].location, err);
+				    rs.v[j].unc, err);
 				url_failed = 1;
 			}
 			scan_print(f, &rs.v[j]);
@@ -475,7 +477,10 @@ cmd_scan(const struct ctl_opts *o, int argc, char **argv)
 	}
 	scan_progress_clear(&prog);
 	fmt_finish(f);
-	crawl_results_free(&rs);
+	results_free(&rs);
+	for (i = 0; i < argc; i++)
+		location_free(&locs[i]);
+	free(locs);
 	store_close(st);
 	smbio_close(io);
 	smbio_cleanup();
@@ -587,11 +592,11 @@ ctl_defaults(struct ctl_opts *o, struct conf **confp)
 	    (o->db == NULL || o->socket == NULL))
 		path = conf_default_path();
 	if (path != NULL && (o->db == NULL || o->socket == NULL)) {
-		if (conf_load_flags(path, CONF_NO_SECRETS, confp, &errs) ==
-		    -1) {
+		if (conf_load(path, confp, &errs) == -1) {
 			for (i = 0; i < errs.n; i++)
 				fprintf(stderr, "maildatctl: %s\n", errs.v[i]);
 			conf_errors_free(&errs);
+			conf_free(*confp);
 			/* Only a file asked for with -c must be sound. */
 			if (o->config != NULL)
 				exit(CTL_EXIT_FAILED);

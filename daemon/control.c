@@ -12,30 +12,38 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "conf.h"
-#include "config.h"
+#include "compat/queue.h"
 #include "control.h"
 #include "log.h"
-#include "maildatd.h"
-#include "pool.h"
 #include "safefile.h"
 #include "sched.h"
-#include "store.h"
 #include "xmalloc.h"
 
-#define CONTROL_MAX_LINE	1024
+/*
+ * One client; every connection is on the list, oldest first, until
+ * control_drop().
+ */
+struct control_conn {
+	TAILQ_ENTRY(control_conn) entry;
+	struct bufferevent	*bev;
+	int			 answering;	/* its line was read */
+};
 
 static int			 control_fd = -1;
 static char			*control_path;
 static struct evconnlistener	*control_listener;
+static struct event_base	*control_base;
+static struct control_hooks	 control_hooks;
+static struct event		*control_resume_ev;	/* after EMFILE */
+static TAILQ_HEAD(, control_conn) control_conns =
+    TAILQ_HEAD_INITIALIZER(control_conns);
+static int			 control_nconns;
+static int			 control_paused;
 
 /*
  * Create and bind the socket at path (replacing a stale one), owned by
@@ -157,34 +165,6 @@ control_peer_ok(int fd)
 	return 0;
 }
 
-static void
-control_status(struct evbuffer *out)
-{
-	char buf[32];
-	struct tm tm;
-	/* Monotonic: a step of the wall clock does not change it. */
-	long long up = (clock_mono_ms() - env->started_ms) / 1000;
-
-	gmtime_r(&env->started, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	evbuffer_add_printf(out, "ok\nversion: %s\npid: %ld\nstarted: %s\n"
-	    "uptime_seconds: %lld\n", PACKAGE_VERSION, (long)getpid(), buf,
-	    up);
-	gmtime_r(&env->loaded, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	evbuffer_add_printf(out, "config: %s\nconfig_loaded: %s\n"
-	    "database: %s\n", env->conf_path, buf, env->conf->database);
-	/* SQLite's heap (page cache included): RSS less this should stay flat. */
-	evbuffer_add_printf(out, "sqlite_memory_kib: %lld\n",
-	    (long long)(sqlite3_memory_used() / 1024));
-	evbuffer_add_printf(out, "workers: %d\nworkers_alive: %d\n"
-	    "workers_busy: %d\nqueue: %d\njobs_done: %llu\n"
-	    "workers_replaced: %llu\n", pool_size(), pool_alive(), pool_busy(),
-	    pool_queued(), (unsigned long long)pool_jobs_done(),
-	    (unsigned long long)pool_replaced());
-	sched_status(out);
-}
-
 /* Run one command line; the answer goes to out. */
 static void
 control_command(char *line, struct evbuffer *out)
@@ -199,16 +179,18 @@ control_command(char *line, struct evbuffer *out)
 		if (*arg == '\0')
 			arg = NULL;
 	}
-	if (strcmp(line, "status") == 0 && arg == NULL)
-		control_status(out);
-	else if (strcmp(line, "reload") == 0 && arg == NULL) {
-		if (maildatd_reload(msg, sizeof(msg)) == 0)
+	if (strcmp(line, "status") == 0 && arg == NULL) {
+		evbuffer_add_printf(out, "ok\n");
+		control_hooks.status(out, control_hooks.arg);
+	} else if (strcmp(line, "reload") == 0 && arg == NULL) {
+		if (control_hooks.reload(msg, sizeof(msg),
+		    control_hooks.arg) == 0)
 			evbuffer_add_printf(out, "ok\n%s\n", msg);
 		else
 			evbuffer_add_printf(out, "error: configuration not "
 			    "reloaded; the old one stays in force\n%s\n", msg);
 	} else if (strcmp(line, "crawl") == 0) {
-		if (env->stopping)
+		if (control_hooks.stopping(control_hooks.arg))
 			evbuffer_add_printf(out, "error: maildatd is stopping\n");
 		else if ((n = sched_crawl_now(arg)) == 0 && arg != NULL)
 			evbuffer_add_printf(out, "error: no target named %s\n",
@@ -221,56 +203,114 @@ control_command(char *line, struct evbuffer *out)
 		    "reload, crawl [TARGET])\n");
 }
 
+/* Accept again, after descriptors ran out or the clients were too many. */
 static void
-control_written(struct bufferevent *bev, void *arg)
+control_resume(void)
 {
-	(void)arg;
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_free(bev);
+	if (control_paused && control_listener != NULL &&
+	    control_nconns < CONTROL_MAX_CLIENTS) {
+		control_paused = 0;
+		evconnlistener_enable(control_listener);
+	}
 }
 
 static void
-control_read(struct bufferevent *bev, void *arg)
+control_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct evbuffer *in = bufferevent_get_input(bev);
-	struct evbuffer *out = bufferevent_get_output(bev);
-	char *line;
-	size_t n;
-
+	(void)fd;
+	(void)what;
 	(void)arg;
-	line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
-	if (line == NULL) {
-		if (evbuffer_get_length(in) > CONTROL_MAX_LINE) {
-			evbuffer_add_printf(out, "error: line too long\n");
-			bufferevent_disable(bev, EV_READ);
-			bufferevent_setcb(bev, NULL, control_written, NULL,
-			    NULL);
-		}
+	control_resume();
+}
+
+/* Stop accepting for a while: a second, or until a client goes. */
+static void
+control_pause(void)
+{
+	struct timeval tv = { 1, 0 };
+
+	if (control_listener == NULL)
 		return;
-	}
-	bufferevent_disable(bev, EV_READ);
-	if (strlen(line) != n)
-		evbuffer_add_printf(out, "error: NUL byte in the command\n");
-	else
-		control_command(line, out);
-	free(line);
-	bufferevent_setcb(bev, NULL, control_written, NULL, NULL);
+	control_paused = 1;
+	evconnlistener_disable(control_listener);
+	evtimer_add(control_resume_ev, &tv);
+}
+
+/* The one way a connection ends. */
+static void
+control_drop(struct control_conn *c)
+{
+	TAILQ_REMOVE(&control_conns, c, entry);
+	control_nconns--;
+	bufferevent_free(c->bev);
+	free(c);
+	control_resume();
+}
+
+static void
+control_written(struct bufferevent *bev, void *arg)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		control_drop(arg);
+}
+
+static void	control_event(struct bufferevent *, short, void *);
+
+/* Answer, then drop the client once the answer is written. */
+static void
+control_answer(struct control_conn *c)
+{
+	struct timeval wr = { CONTROL_WRITE_S, 0 };
+
+	c->answering = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_set_timeouts(c->bev, NULL, &wr);
+	bufferevent_setcb(c->bev, NULL, control_written, control_event, c);
+	/* Also when the answer is empty or written already. */
+	bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS);
 }
 
 static void
 control_event(struct bufferevent *bev, short what, void *arg)
 {
+	(void)bev;
 	(void)what;
-	(void)arg;
-	bufferevent_free(bev);
+	/* End of file, an error or a timeout: the client goes. */
+	control_drop(arg);
+}
+
+static void
+control_read(struct bufferevent *bev, void *arg)
+{
+	struct control_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *out = bufferevent_get_output(bev);
+	char *line;
+	size_t n;
+
+	line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+	if (line == NULL) {
+		if (evbuffer_get_length(in) > CONTROL_MAX_LINE) {
+			evbuffer_add_printf(out, "error: line too long\n");
+			control_answer(c);
+		}
+		return;
+	}
+	if (strlen(line) != n)
+		evbuffer_add_printf(out, "error: NUL byte in the command\n");
+	else
+		control_command(line, out);
+	free(line);
+	control_answer(c);
 }
 
 static void
 control_accept(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
+	struct control_conn *c;
 	struct bufferevent *bev;
-	struct timeval tv = { 10, 0 };
+	struct timeval rd = { CONTROL_IDLE_S, 0 }, wr = { CONTROL_WRITE_S, 0 };
 
 	(void)l;
 	(void)sa;
@@ -280,32 +320,96 @@ control_accept(struct evconnlistener *l, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bev = bufferevent_socket_new(control_base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		close(fd);
 		return;
 	}
-	bufferevent_setcb(bev, control_read, NULL, control_event, NULL);
-	bufferevent_set_timeouts(bev, &tv, &tv);
+	/*
+	 * At the limit, the oldest client that has not sent its line yet
+	 * makes room: idle connections cannot keep status from an operator.
+	 */
+	if (control_nconns >= CONTROL_MAX_CLIENTS) {
+		TAILQ_FOREACH(c, &control_conns, entry)
+			if (!c->answering)
+				break;
+		if (c == NULL) {
+			bufferevent_free(bev);
+			control_pause();
+			return;
+		}
+		control_drop(c);
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->bev = bev;
+	TAILQ_INSERT_TAIL(&control_conns, c, entry);
+	control_nconns++;
+	bufferevent_setcb(bev, control_read, NULL, control_event, c);
+	bufferevent_set_timeouts(bev, &rd, &wr);
+	/* A line longer than this is refused anyway: read no more. */
+	bufferevent_setwatermark(bev, EV_READ, 0, CONTROL_MAX_LINE + 2);
 	bufferevent_enable(bev, EV_READ);
 }
 
-/* Start accepting clients on base. */
-void
-control_start(struct event_base *base)
+/* accept() failed: out of descriptors, most likely. */
+static void
+control_accept_error(struct evconnlistener *l, void *arg)
 {
+	int e = EVUTIL_SOCKET_ERROR();
+	static int warned;
+
+	(void)l;
+	(void)arg;
+	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+		if (!warned)
+			log_warnx("control: accept: %s; not accepting for a "
+			    "second", strerror(e));
+		warned = 1;
+		control_pause();
+		return;
+	}
+	if (e != EINTR && e != EAGAIN && e != ECONNABORTED)
+		log_warnx("control: accept: %s", strerror(e));
+}
+
+/* Start accepting clients on base; hooks (copied) answer them. */
+void
+control_start(struct event_base *base, const struct control_hooks *h)
+{
+	control_base = base;
+	control_hooks = *h;
 	if (control_fd == -1)
 		return;
 	control_listener = evconnlistener_new(base, control_accept, NULL,
-	    LEV_OPT_CLOSE_ON_FREE, -1, control_fd);
-	if (control_listener == NULL)
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, control_fd);
+	control_resume_ev = evtimer_new(base, control_resume_cb, NULL);
+	if (control_listener == NULL || control_resume_ev == NULL)
 		fatalx("evconnlistener_new");
+	evconnlistener_set_error_cb(control_listener, control_accept_error);
 }
 
-/* Stop accepting, close the socket and remove its file. */
+/* Return the number of clients connected now. */
+int
+control_clients(void)
+{
+	return control_nconns;
+}
+
+/* Stop accepting, close every connection and the socket, remove its file. */
 void
 control_close(void)
 {
+	struct control_conn *c;
+
+	while ((c = TAILQ_FIRST(&control_conns)) != NULL) {
+		TAILQ_REMOVE(&control_conns, c, entry);
+		bufferevent_free(c->bev);
+		free(c);
+	}
+	control_nconns = 0;
+	if (control_resume_ev != NULL)
+		event_free(control_resume_ev);
+	control_resume_ev = NULL;
 	if (control_listener != NULL)
 		evconnlistener_free(control_listener);
 	else if (control_fd != -1)

@@ -1,10 +1,12 @@
 /*
  * maildatd: watch MS Mail postoffices on SMB shares.
  *
- * The parent runs one libevent loop: it owns the configuration and the
- * database, schedules crawls, probes hosts, and hands jobs to crawl worker
- * processes (this program run again with --worker).  Signals only wake the
- * loop; their work is done in event callbacks.
+ * The parent runs one libevent loop: it schedules crawls, probes hosts and
+ * hands jobs to crawl worker processes (this program run again with
+ * --worker); the recorder's thread writes the results and runs the rules;
+ * alert sends what the rules find.  Signals only wake the loop; their work
+ * is done in event callbacks.  This file starts it all: options, the
+ * configuration, privileges, the modules, and the orderly stop.
  */
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -13,14 +15,16 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +32,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "authfile.h"
+#include "alert.h"
 #include "clock.h"
 #include "conf.h"
 #include "config.h"
 #include "control.h"
 #include "log.h"
-#include "maildatd.h"
 #include "pool.h"
 #include "probe.h"
+#include "recorder.h"
+#include "reload.h"
 #include "rules.h"
 #include "safefile.h"
 #include "sched.h"
@@ -47,258 +52,41 @@
 #include "xmalloc.h"
 
 #define EXIT_CONFIG	2	/* bad configuration or startup failure */
-#define MAILDATD_BUSY_MS 250	/* SQLite busy timeout in the event loop */
+#define MAILDATD_BUSY_MS 2000	/* SQLite busy timeout (the recorder's) */
 
-static struct maildatd	 maildatd_env = { .store_lock = -1 };
-struct maildatd		*env = &maildatd_env;
+/* The state of the daemon as a whole; its parts keep their own. */
+static struct {
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	int			 once;		/* --once: one round, then exit */
+	int			 stopping;	/* SIGTERM/SIGINT seen */
+	int			 exit_status;
+	uint64_t		 once_rules;	/* --once: the last rule run */
+	time_t			 started;	/* wall clock */
+	int64_t			 started_ms;	/* monotonic, for the uptime */
+} md;
 
 static struct event	*ev_sigterm, *ev_sigint, *ev_sighup, *ev_sigchld;
 static struct event	*ev_stopcheck;
-static struct event	*ev_sinkflush;
 static int		 pidfile_fd = -1;
 static const char	*pidfile_path;
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: maildatd [-dFnv] [-c file] [--once]\n"
+	FILE *f = status == 0 ? stdout : stderr;
+
+	fprintf(f, "usage: maildatd [-dFnvV] [-c file] [--once]\n"
 	    "  -c file   configuration (default %s)\n"
 	    "  -d        stay in the foreground, log to stderr\n"
 	    "  -F        stay in the foreground, log to syslog\n"
 	    "  -n        check the configuration and exit\n"
 	    "  -v        more verbose logging (twice: libsmbclient's too)\n"
+	    "  -V        print the version and exit\n"
 	    "  --once    crawl every location once, run the rules, exit\n"
 	    "            (status 0 when every crawl was ok, 1 otherwise)\n",
 	    conf_default_path());
-	exit(EXIT_CONFIG);
-}
-
-/* Load path with conf flags; log every error, return NULL on failure. */
-static struct conf *
-maildatd_load(const char *path, int flags, char *msg, size_t msglen)
-{
-	struct conf *c;
-	struct conf_errors errs = { NULL, 0 };
-	size_t i, off = 0;
-
-	if (msg != NULL && msglen > 0)
-		msg[0] = '\0';
-	if (conf_load_flags(path, flags, &c, &errs) == 0)
-		return c;
-	for (i = 0; i < errs.n; i++) {
-		log_warnx("%s", errs.v[i]);
-		if (msg != NULL && off < msglen)
-			off += (size_t)snprintf(msg + off, msglen - off, "%s%s",
-			    i ? "\n" : "", errs.v[i]);
-	}
-	conf_errors_free(&errs);
-	return NULL;
-}
-
-/*
- * Read the auth files of c for a reload.  After privileges were dropped an
- * auth file readable only by root cannot be read again: when its section
- * and path are unchanged, the credentials read at start are kept.
- */
-static int
-maildatd_reload_secrets(struct conf *c, const struct conf *old, char *msg,
-    size_t msglen)
-{
-	const struct conf_credentials *oc;
-	struct conf_credentials *cr;
-	struct authfile af;
-	char err[512];
-	size_t i;
-
-	for (i = 0; i < c->ncreds; i++) {
-		cr = &c->creds[i];
-		oc = conf_find_credentials(old, cr->name);
-		if (access(cr->auth_file, R_OK) == -1 && errno == EACCES &&
-		    oc != NULL && oc->auth_file != NULL &&
-		    strcmp(oc->auth_file, cr->auth_file) == 0) {
-			log_warnx("credentials %s: %s is not readable by this "
-			    "user; keeping the credentials read at start (make "
-			    "it owned by the daemon's user to reload them)",
-			    cr->name, cr->auth_file);
-			cr->username = oc->username ? xstrdup(oc->username) :
-			    NULL;
-			cr->password = oc->password ? xstrdup(oc->password) :
-			    NULL;
-			cr->domain = oc->domain ? xstrdup(oc->domain) : NULL;
-			continue;
-		}
-		if (authfile_read(cr->auth_file, &af, err, sizeof(err)) == -1) {
-			log_warnx("%s:%d: credentials %s: %s", c->path,
-			    cr->line, cr->name, err);
-			snprintf(msg, msglen, "%s:%d: credentials %s: %s",
-			    c->path, cr->line, cr->name, err);
-			return -1;
-		}
-		cr->username = af.username;
-		cr->password = af.password;
-		cr->domain = af.domain;
-	}
-	return 0;
-}
-
-/*
- * Build the rules of c against db; log every problem (and put them in msg).
- * Returns a new rule set, or NULL.
- */
-static struct rules *
-maildatd_rules(const struct conf *c, sqlite3 *db, char *msg, size_t msglen)
-{
-	struct rules *rs = xcalloc(1, sizeof(*rs));
-	struct conf_errors errs = { NULL, 0 };
-	size_t i, off = 0;
-
-	if (rules_build(c, db, rs, &errs) == 0)
-		return rs;
-	for (i = 0; i < errs.n; i++) {
-		log_warnx("%s", errs.v[i]);
-		if (msg != NULL && off < msglen)
-			off += (size_t)snprintf(msg + off, msglen - off, "%s%s",
-			    i ? "\n" : "", errs.v[i]);
-	}
-	conf_errors_free(&errs);
-	free(rs);
-	return NULL;
-}
-
-static void
-maildatd_rules_free(struct rules *rs)
-{
-	if (rs != NULL) {
-		rules_free(rs);
-		free(rs);
-	}
-}
-
-/* Open the alert destination of c; NULL with a logged error on failure. */
-static struct sink *
-maildatd_sink(const struct conf *c, char *msg, size_t msglen)
-{
-	struct sink *sk;
-	char err[512];
-
-	if (sink_open(c->syslog, c->syslog_facility, "maildatd", &sk, err,
-	    sizeof(err)) == -1) {
-		log_warnx("syslog = %s: %s", c->syslog, err);
-		if (msg != NULL)
-			snprintf(msg, msglen, "syslog = %s: %s", c->syslog, err);
-		return NULL;
-	}
-	return sk;
-}
-
-/* A crawl round is over: run the rules and send the alerts. */
-void
-maildatd_round_end(void)
-{
-	struct rules_events ev = { NULL, 0 };
-	char err[512], *text;
-	size_t i;
-
-	if (env->rules == NULL)
-		return;
-	if (sched_held() > 0) {
-		/* The store refuses writes: the rules wait for it too. */
-		log_info("rules deferred: %zu results are held until the "
-		    "database accepts them", sched_held());
-		return;
-	}
-	if (rules_eval(env->store, env->rules, clock_wall_us(), &ev, err,
-	    sizeof(err)) == -1) {
-		/* Locked or full: the next round tries again. */
-		log_warnx("rules not evaluated: %s", err);
-		return;
-	}
-	for (i = 0; i < ev.n; i++) {
-		text = rules_event_text(&ev.v[i]);
-		if (env->sink == NULL || sink_send(env->sink, ev.v[i].severity,
-		    text, err, sizeof(err)) == -1)
-			log_warnx("alert not sent (%s): %s", env->sink ? err :
-			    "no syslog destination", text);
-		else
-			log_debug("sent: %s", text);
-		free(text);
-	}
-	if (ev.n > 0)
-		log_info("rules: %zu alert event%s", ev.n, ev.n == 1 ? "" : "s");
-	rules_events_free(&ev);
-}
-
-/* Reload the configuration: parse, then swap. */
-int
-maildatd_reload(char *msg, size_t msglen)
-{
-	struct conf *c, *old;
-	struct store *st = NULL;
-	struct rules *rs = NULL;
-	struct sink *sk = NULL;
-	char err[512];
-	int lockfd = -1;
-
-	log_info("reloading %s", env->conf_path);
-	if ((c = maildatd_load(env->conf_path, CONF_NO_SECRETS, msg,
-	    msglen)) == NULL || maildatd_reload_secrets(c, env->conf, msg,
-	    msglen) == -1) {
-		log_warnx("configuration not reloaded; the old one stays in "
-		    "force");
-		conf_free(c);
-		return -1;
-	}
-	if (strcmp(c->database, env->conf->database) != 0 &&
-	    ((lockfd = store_lock(c->database, err, sizeof(err))) == -1 ||
-	    store_open(c->database, STORE_RDWR | STORE_CREATE, &st, err,
-	    sizeof(err)) == -1)) {
-		log_warnx("%s", err);
-		snprintf(msg, msglen, "%s", err);
-		store_unlock(lockfd);
-		conf_free(c);
-		return -1;
-	}
-	if (st != NULL)
-		store_set_busy_timeout(st, MAILDATD_BUSY_MS);
-	if ((rs = maildatd_rules(c, store_db(st ? st : env->store), msg,
-	    msglen)) == NULL || ((strcmp(c->syslog, env->conf->syslog) != 0 ||
-	    c->syslog_facility != env->conf->syslog_facility) &&
-	    (sk = maildatd_sink(c, msg, msglen)) == NULL)) {
-		log_warnx("configuration not reloaded; the old one stays in "
-		    "force");
-		maildatd_rules_free(rs);
-		store_close(st);
-		store_unlock(lockfd);
-		conf_free(c);
-		return -1;
-	}
-	/* Everything checked: swap. */
-	if (st != NULL) {
-		sched_flush_pending();
-		store_close(env->store);
-		env->store = st;
-		store_unlock(env->store_lock);
-		env->store_lock = lockfd;
-	}
-	maildatd_rules_free(env->rules);
-	env->rules = rs;
-	if (sk != NULL) {
-		sink_close(env->sink);
-		env->sink = sk;
-	}
-	if (env->conf->control_socket != NULL && (c->control_socket == NULL ||
-	    strcmp(c->control_socket, env->conf->control_socket) != 0))
-		log_warnx("control_socket changes take effect at restart");
-	old = env->conf;
-	env->conf = c;
-	env->loaded = time(NULL);
-	sched_load(c);
-	pool_configure(c->workers, c->jobs_per_worker);
-	conf_free(old);
-	snprintf(msg, msglen, "configuration reloaded: %zu targets",
-	    c->ntargets);
-	log_info("%s", msg);
-	return 0;
+	exit(status);
 }
 
 static void
@@ -310,25 +98,104 @@ maildatd_stopcheck(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	if (pool_busy() == 0) {
-		event_base_loopexit(env->base, NULL);
+		event_base_loopexit(md.base, NULL);
 		return;
 	}
 	evtimer_add(ev_stopcheck, &tv);
 }
 
-/* Begin an orderly stop (as on SIGTERM). */
-void
+/* Begin an orderly stop: no new crawls; those under way finish. */
+static void
 maildatd_stop(void)
 {
 	struct timeval tv = { 0, 0 };
 
-	if (env->stopping)
+	if (md.stopping)
 		return;
-	env->stopping = 1;
+	md.stopping = 1;
 	sched_stop();
 	probe_cancel_all();
 	pool_shutdown();
 	evtimer_add(ev_stopcheck, &tv);
+}
+
+/* sched: a round is over; the rules run over what it found. */
+static void
+maildatd_round_done(const struct sched_round *r, void *arg)
+{
+	uint64_t seq;
+
+	(void)arg;
+	seq = recorder_run_rules(clock_wall_us());
+	if (md.once && r->all_crawled && md.once_rules == 0) {
+		md.exit_status = r->failed > 0 ? 1 : 0;
+		md.once_rules = seq;
+	}
+}
+
+/* recorder: a rule run is done; send its alerts. */
+static void
+maildatd_rules_done(const struct rules_events *ev, int ok, uint64_t seq,
+    void *arg)
+{
+	(void)ok;
+	(void)arg;
+	alert_send(ev);
+	if (md.once_rules != 0 && seq >= md.once_rules)
+		maildatd_stop();
+}
+
+/* control: the daemon's own status lines. */
+static void
+maildatd_status(struct evbuffer *out, void *arg)
+{
+	struct recorder_stats rs;
+	char buf[32];
+	struct tm tm;
+	time_t loaded = reload_loaded();
+	/* Monotonic: a step of the wall clock does not change it. */
+	long long up = (clock_mono_ms() - md.started_ms) / 1000;
+
+	(void)arg;
+	gmtime_r(&md.started, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	evbuffer_add_printf(out, "version: %s\npid: %ld\nstarted: %s\n"
+	    "uptime_seconds: %lld\n", PACKAGE_VERSION, (long)getpid(), buf,
+	    up);
+	gmtime_r(&loaded, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	evbuffer_add_printf(out, "config: %s\nconfig_loaded: %s\n"
+	    "database: %s\n", reload_path(), buf, reload_conf()->database);
+	/* SQLite's heap (page cache included): RSS less this should stay flat. */
+	evbuffer_add_printf(out, "sqlite_memory_kib: %lld\n",
+	    (long long)(sqlite3_memory_used() / 1024));
+	evbuffer_add_printf(out, "workers: %d\nworkers_alive: %d\n"
+	    "workers_busy: %d\nqueue: %d\njobs_done: %llu\n"
+	    "workers_replaced: %llu\n", pool_size(), pool_alive(), pool_busy(),
+	    pool_queued(), (unsigned long long)pool_jobs_done(),
+	    (unsigned long long)pool_replaced());
+	recorder_stats(&rs);
+	evbuffer_add_printf(out, "results_queued: %zu\nrule_runs: %llu\n"
+	    "last_rules_ms: %lld\ncontrol_clients: %d\n", rs.queued,
+	    (unsigned long long)rs.rule_runs, (long long)rs.last_rules_ms,
+	    control_clients());
+	sched_status(out);
+}
+
+/* control: reload. */
+static int
+maildatd_reload(char *msg, size_t msglen, void *arg)
+{
+	(void)arg;
+	return reload_config(msg, msglen);
+}
+
+/* control: whether the daemon is stopping. */
+static int
+maildatd_stopping(void *arg)
+{
+	(void)arg;
+	return md.stopping;
 }
 
 static void
@@ -346,33 +213,12 @@ maildatd_signal(evutil_socket_t sig, short what, void *arg)
 		maildatd_stop();
 		break;
 	case SIGHUP:
-		maildatd_reload(msg, sizeof(msg));
+		reload_config(msg, sizeof(msg));
 		break;
 	case SIGCHLD:
 		pool_reap();
 		break;
 	}
-}
-
-/* Push alerts queued for a TCP syslog destination, once a second. */
-static void
-maildatd_sinkflush(evutil_socket_t fd, short what, void *arg)
-{
-	struct timeval tv = { 1, 0 };
-	static int warned;
-	const char *why;
-
-	(void)fd;
-	(void)what;
-	(void)arg;
-	if (env->sink != NULL && sink_flush(env->sink) > 0 &&
-	    (why = sink_lasterror(env->sink)) != NULL) {
-		if (!warned)
-			log_warnx("alerts queued: %s", why);
-		warned = 1;
-	} else
-		warned = 0;
-	evtimer_add(ev_sinkflush, &tv);
 }
 
 /* Route libevent's own messages into our log. */
@@ -385,6 +231,7 @@ maildatd_evlog(int severity, const char *msg)
 		log_debug("libevent: %s", msg);
 }
 
+/* Become pw for good: its group alone, no capabilities. */
 static void
 maildatd_drop(const struct passwd *pw)
 {
@@ -429,6 +276,7 @@ maildatd_pidfile_lock(const char *path, const struct passwd *pw)
 	pidfile_path = path;
 }
 
+/* Write our pid into the pid file (after daemon()). */
 static void
 maildatd_pidfile_write(void)
 {
@@ -490,6 +338,7 @@ maildatd_self(const char *argv0)
 	return xstrdup(self);
 }
 
+
 enum { OPT_ONCE = 256, OPT_WORKER, OPT_STATEDIR };
 
 static const struct option longopts[] = {
@@ -501,21 +350,63 @@ static const struct option longopts[] = {
 	{ NULL,		0,		NULL, 0 }
 };
 
+/*
+ * Load and check the configuration at path: every problem to stderr, and
+ * the notes (warnings) too.  Returns the configuration and its rules, or
+ * exits with EXIT_CONFIG.
+ */
+static struct conf *
+maildatd_configure(const char *path, struct rules **rs)
+{
+	struct conf_errors errs = { NULL, 0 }, notes = { NULL, 0 };
+	struct conf *c;
+	size_t i;
+
+	if (reload_check(path, NULL, &c, rs, &errs, &notes) == -1) {
+		conf_errors_log(&errs, NULL, 0);
+		conf_errors_free(&errs);
+		fprintf(stderr, "maildatd: %s: configuration has errors\n",
+		    path);
+		exit(EXIT_CONFIG);
+	}
+	for (i = 0; i < notes.n; i++)
+		log_warnx("warning: %s", notes.v[i]);
+	conf_errors_free(&notes);
+	return c;
+}
+
+static void
+maildatd_rules_free(struct rules *rs)
+{
+	if (rs != NULL) {
+		rules_free(rs);
+		free(rs);
+	}
+}
+
 /* Run the daemon, a crawl worker (--worker) or a configuration check (-n). */
 int
 main(int argc, char **argv)
 {
+	struct control_hooks ch = { maildatd_status, maildatd_reload,
+	    maildatd_stopping, NULL };
+	struct sched_hooks sh = { maildatd_round_done, NULL };
+	struct safefile_ids ids;
 	struct passwd *pw = NULL;
+	struct conf *c;
+	struct rules *rs;
 	struct store *st;
+	struct sink *sk;
 	char err[512], *wargv[10], *self, rundir[64];
 	const char *conf_path = conf_default_path(), *statedir = NULL;
-	int ch, debug = 0, fg_syslog = 0, check = 0, once = 0, worker = 0;
-	int verbose = 0, wargc = 0, i;
-	struct safefile_ids ids;
+	int ch_, debug = 0, fg_syslog = 0, check = 0, worker = 0;
+	int verbose = 0, wargc = 0, i, lockfd, unix_sink;
+	size_t lost;
 
 	maildatd_nocore();
-	while ((ch = getopt_long(argc, argv, "c:dFnvhV", longopts, NULL)) != -1) {
-		switch (ch) {
+	while ((ch_ = getopt_long(argc, argv, "c:dFnvhV", longopts, NULL)) !=
+	    -1) {
+		switch (ch_) {
 		case 'c':
 			conf_path = optarg;
 			break;
@@ -532,7 +423,7 @@ main(int argc, char **argv)
 			verbose++;
 			break;
 		case OPT_ONCE:
-			once = 1;
+			md.once = 1;
 			break;
 		case OPT_WORKER:
 			worker = 1;
@@ -543,12 +434,14 @@ main(int argc, char **argv)
 		case 'V':
 			printf("maildatd %s\n", PACKAGE_VERSION);
 			return 0;
+		case 'h':
+			usage(0);
 		default:
-			usage();
+			usage(EXIT_CONFIG);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(EXIT_CONFIG);
 
 	if (worker) {
 		/* A crawl worker: fd 3 is the parent's socketpair. */
@@ -559,66 +452,51 @@ main(int argc, char **argv)
 
 	log_init("maildatd", 1, LOG_DAEMON);
 	log_setverbose(verbose);
-	env->conf_path = conf_path;
-	if ((env->conf = maildatd_load(conf_path, 0, NULL, 0)) == NULL) {
-		fprintf(stderr, "maildatd: %s: configuration has errors\n",
-		    conf_path);
-		return EXIT_CONFIG;
-	}
-	/* Rule queries are checked against the schema, in memory. */
-	if (store_open(":memory:", STORE_RDWR | STORE_CREATE, &st, err,
-	    sizeof(err)) == -1)
-		fatalx("%s", err);
-	env->rules = maildatd_rules(env->conf, store_db(st), NULL, 0);
-	store_close(st);
-	if (env->rules == NULL) {
-		fprintf(stderr, "maildatd: %s: configuration has errors\n",
-		    conf_path);
-		conf_free(env->conf);
-		return EXIT_CONFIG;
-	}
+	c = maildatd_configure(conf_path, &rs);
 	if (check) {
 		printf("configuration OK\n");
-		maildatd_rules_free(env->rules);
-		conf_free(env->conf);
+		maildatd_rules_free(rs);
+		conf_free(c);
 		return 0;
 	}
 
 	if (geteuid() == 0) {
-		if (env->conf->user == NULL || env->conf->user[0] == '\0')
+		if (c->user == NULL || c->user[0] == '\0')
 			fatalx("started as root: set user = in %s", conf_path);
-		if ((pw = getpwnam(env->conf->user)) == NULL)
-			fatalx("user %s does not exist", env->conf->user);
+		if ((pw = getpwnam(c->user)) == NULL)
+			fatalx("user %s does not exist", c->user);
 		if (pw->pw_uid == 0)
 			fatalx("user %s is root; refusing to run as root",
-			    env->conf->user);
+			    c->user);
 		/* Root's other groups must not open doors below either. */
 		if (setgroups(1, &pw->pw_gid) == -1)
 			fatal("setgroups");
 	}
 	maildatd_rlimit();
-	if (!debug && !fg_syslog && env->conf->pidfile != NULL)
-		maildatd_pidfile_lock(env->conf->pidfile, pw);
-	if (env->conf->control_socket != NULL &&
-	    env->conf->control_socket[0] != '\0' &&
-	    control_open(env->conf->control_socket, pw ? pw->pw_uid :
-	    (uid_t)-1, pw ? pw->pw_gid : (gid_t)-1, err, sizeof(err)) == -1)
+	if (!debug && !fg_syslog && !md.once && c->pidfile != NULL)
+		maildatd_pidfile_lock(c->pidfile, pw);
+	if (!md.once && c->control_socket != NULL &&
+	    c->control_socket[0] != '\0' && control_open(c->control_socket,
+	    pw ? pw->pw_uid : (uid_t)-1, pw ? pw->pw_gid : (gid_t)-1, err,
+	    sizeof(err)) == -1)
 		fatalx("%s", err);
 	/*
 	 * Opened before the privilege drop: /dev/log may need it.  A unix:
 	 * socket is reached with the daemon user's file-system ids where
 	 * that user could move it.
 	 */
-	if (strncmp(env->conf->syslog, "unix:", 5) == 0 && safefile_enter(
-	    env->conf->syslog + 5, pw ? pw->pw_uid : (uid_t)-1, pw ?
-	    pw->pw_gid : (gid_t)-1, &ids, err, sizeof(err)) == -1)
-		fatalx("syslog = %s: %s", env->conf->syslog, err);
-	env->sink = maildatd_sink(env->conf, NULL, 0);
-	if (strncmp(env->conf->syslog, "unix:", 5) == 0)
+	unix_sink = strncmp(c->syslog, "unix:", 5) == 0;
+	if (unix_sink && safefile_enter(c->syslog + 5, pw ? pw->pw_uid :
+	    (uid_t)-1, pw ? pw->pw_gid : (gid_t)-1, &ids, err,
+	    sizeof(err)) == -1)
+		fatalx("syslog = %s: %s", c->syslog, err);
+	i = sink_open(c->syslog, c->syslog_facility, "maildatd", &sk, err,
+	    sizeof(err));
+	if (unix_sink)
 		safefile_leave(&ids);
-	if (env->sink == NULL)
-		fatalx("cannot open the syslog destination %s",
-		    env->conf->syslog);
+	if (i == -1)
+		fatalx("cannot open the syslog destination %s: %s", c->syslog,
+		    err);
 	self = maildatd_self(argv[0]);
 	pool_open_program(self);
 	/* Files we create (the database) are not for every user to read. */
@@ -630,64 +508,56 @@ main(int argc, char **argv)
 		log_warn("prctl(PR_SET_NO_NEW_PRIVS)");
 
 	/* One daemon per database: the lock is held until exit. */
-	if ((env->store_lock = store_lock(env->conf->database, err,
-	    sizeof(err))) == -1)
+	if ((lockfd = store_lock(c->database, err, sizeof(err))) == -1)
 		fatalx("%s", err);
-	/* Check the database now, while errors still reach the terminal. */
-	if (store_open(env->conf->database, STORE_RDWR | STORE_CREATE, &st,
-	    err, sizeof(err)) == -1)
-		fatalx("%s", err);
-	store_close(st);
-
-	/* Every start-up error so far went to stderr; from here, syslog. */
-	if (!debug)
-		log_init("maildatd", 0, env->conf->syslog_facility);
-	if (!debug && !fg_syslog) {
-		if (daemon(0, 0) == -1)
-			fatal("daemon");
-		maildatd_pidfile_write();
-		store_lock_setpid(env->store_lock);
-	}
-	if (store_open(env->conf->database, STORE_RDWR | STORE_CREATE,
-	    &env->store, err, sizeof(err)) == -1)
+	/* Open the database now, while errors still reach the terminal. */
+	if (store_open(c->database, STORE_RDWR | STORE_CREATE, &st, err,
+	    sizeof(err)) == -1)
 		fatalx("%s", err);
 	/*
 	 * The daemon is the only writer and WAL readers never block it: a
-	 * lock means an outside writer.  Wait briefly, then hold the results
-	 * and retry from the loop, rather than stall the loop for seconds.
+	 * lock means an outside writer.  The recorder waits a while, then
+	 * holds the results and tries again later.
 	 */
-	store_set_busy_timeout(env->store, MAILDATD_BUSY_MS);
+	store_set_busy_timeout(st, MAILDATD_BUSY_MS);
+
+	/* Every start-up error so far went to stderr; from here, syslog. */
+	if (!debug)
+		log_init("maildatd", 0, c->syslog_facility);
+	if (!debug && !fg_syslog && !md.once) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		maildatd_pidfile_write();
+		store_lock_setpid(lockfd);
+	}
 	/* Workers keep libsmbclient's state here; removed at exit. */
 	snprintf(rundir, sizeof(rundir), "/tmp/maildatd.%ld.XXXXXX",
 	    (long)getpid());
 	if (mkdtemp(rundir) == NULL)
 		fatal("mkdtemp %s", rundir);
 
-	env->started = env->loaded = time(NULL);
-	env->started_ms = clock_mono_ms();
-	env->once = once;
+	md.started = time(NULL);
+	md.started_ms = clock_mono_ms();
 	signal(SIGPIPE, SIG_IGN);
 	event_set_log_callback(maildatd_evlog);
-	if ((env->base = event_base_new()) == NULL)
+	if ((md.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	env->dns = evdns_base_new(env->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-	if (env->dns == NULL) {
+	md.dns = evdns_base_new(md.base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (md.dns == NULL) {
 		log_warnx("no DNS servers configured; host names resolve "
 		    "from /etc/hosts only");
-		env->dns = evdns_base_new(env->base, 0);
-		if (env->dns != NULL)
-			evdns_base_load_hosts(env->dns, NULL);
+		md.dns = evdns_base_new(md.base, 0);
+		if (md.dns != NULL)
+			evdns_base_load_hosts(md.dns, NULL);
 	}
-	ev_sigterm = evsignal_new(env->base, SIGTERM, maildatd_signal, NULL);
-	ev_sigint = evsignal_new(env->base, SIGINT, maildatd_signal, NULL);
-	ev_sighup = evsignal_new(env->base, SIGHUP, maildatd_signal, NULL);
-	ev_sigchld = evsignal_new(env->base, SIGCHLD, maildatd_signal, NULL);
-	ev_stopcheck = evtimer_new(env->base, maildatd_stopcheck, NULL);
-	ev_sinkflush = evtimer_new(env->base, maildatd_sinkflush, NULL);
+	ev_sigterm = evsignal_new(md.base, SIGTERM, maildatd_signal, NULL);
+	ev_sigint = evsignal_new(md.base, SIGINT, maildatd_signal, NULL);
+	ev_sighup = evsignal_new(md.base, SIGHUP, maildatd_signal, NULL);
+	ev_sigchld = evsignal_new(md.base, SIGCHLD, maildatd_signal, NULL);
+	ev_stopcheck = evtimer_new(md.base, maildatd_stopcheck, NULL);
 	if (!ev_sigterm || !ev_sigint || !ev_sighup || !ev_sigchld ||
-	    !ev_stopcheck || !ev_sinkflush)
+	    !ev_stopcheck)
 		fatalx("evsignal_new");
-	maildatd_sinkflush(-1, 0, NULL);
 	evsignal_add(ev_sigterm, NULL);
 	evsignal_add(ev_sigint, NULL);
 	evsignal_add(ev_sighup, NULL);
@@ -702,16 +572,21 @@ main(int argc, char **argv)
 	for (i = 0; i < verbose && i < 2; i++)
 		wargv[wargc++] = (char *)"-v";
 	wargv[wargc] = NULL;
-	pool_init(env->base, self, wargv, rundir);
-	pool_configure(env->conf->workers, env->conf->jobs_per_worker);
-	probe_init(env->base, env->dns);
-	sched_load(env->conf);
-	sched_start(once);
-	control_start(env->base);
-	log_info("started: %s, database %s, %d workers%s", conf_path,
-	    env->conf->database, env->conf->workers, once ? ", one round" : "");
 
-	event_base_dispatch(env->base);
+	reload_init(conf_path, c, lockfd);
+	alert_init(md.base, sk);
+	recorder_start(md.base, st, rs, maildatd_rules_done, NULL);
+	pool_init(md.base, self, wargv, rundir);
+	pool_configure(c->workers, c->jobs_per_worker);
+	probe_init(md.base, md.dns);
+	sched_init(md.base, &sh);
+	sched_load(c);
+	sched_start();
+	control_start(md.base, &ch);
+	log_info("started: %s, database %s, %d workers%s", conf_path,
+	    c->database, c->workers, md.once ? ", one round" : "");
+
+	event_base_dispatch(md.base);
 
 	log_info("stopping");
 	control_close();
@@ -719,27 +594,24 @@ main(int argc, char **argv)
 	pool_kill_all();
 	smbio_rmtree(rundir);
 	free(self);
-	if (sched_flush_pending() == -1)
-		log_warnx("database still failing at exit: held results lost");
 	sched_free();
-	store_close(env->store);
-	store_unlock(env->store_lock);
-	maildatd_rules_free(env->rules);
-	sink_close(env->sink);
+	if ((lost = recorder_stop()) > 0)
+		log_warnx("database still failing at exit: %zu held results "
+		    "lost", lost);
+	alert_close();
 	event_free(ev_sigterm);
 	event_free(ev_sigint);
 	event_free(ev_sighup);
 	event_free(ev_sigchld);
 	event_free(ev_stopcheck);
-	event_free(ev_sinkflush);
-	if (env->dns != NULL)
-		evdns_base_free(env->dns, 0);
-	event_base_free(env->base);
-	conf_free(env->conf);
+	if (md.dns != NULL)
+		evdns_base_free(md.dns, 0);
+	event_base_free(md.base);
+	reload_free();
 	if (pidfile_fd != -1) {
 		unlink(pidfile_path);
 		close(pidfile_fd);
 	}
 	log_info("stopped");
-	return env->exit_status;
+	return md.exit_status;
 }

@@ -19,8 +19,7 @@
 #include "clock.h"
 #include "compat/queue.h"
 #include "log.h"
-#include "maildatd.h"
-#include "msg.h"
+#include "ipc.h"
 #include "pool.h"
 #include "smbio.h"
 #include "xmalloc.h"
@@ -41,7 +40,7 @@ struct worker {
 	struct bufferevent	*bev;
 	enum worker_state	 state;
 	struct pool_job		*job;
-	struct crawl_results	 results;	/* of the current job */
+	struct results	 results;	/* of the current job */
 	struct event		*deadline;
 	int			 timed_out;
 	unsigned		 jobs;
@@ -161,7 +160,7 @@ pool_replaced(void)
 static void
 pool_job_free(struct pool_job *job)
 {
-	msg_job_free(&job->mj);
+	ipc_job_free(&job->mj);
 	free(job);
 }
 
@@ -180,10 +179,10 @@ pool_worker_idle(struct worker *w)
 
 /* End w's job: hand the results to its owner. */
 static void
-pool_job_end(struct worker *w, enum crawl_outcome fail, const char *msg)
+pool_job_end(struct worker *w, enum outcome fail, const char *msg)
 {
 	struct pool_job *job = w->job;
-	struct crawl_results rs = w->results;
+	struct results rs = w->results;
 	int64_t started_us = w->job_started_us;
 
 	if (job == NULL)
@@ -203,7 +202,7 @@ pool_job_end(struct worker *w, enum crawl_outcome fail, const char *msg)
 	if (w->state == W_IDLE)
 		pool_worker_idle(w);
 	job->done(job->arg, &rs, fail, msg, started_us);
-	crawl_results_free(&rs);
+	results_free(&rs);
 	pool_job_free(job);
 }
 
@@ -230,14 +229,17 @@ static void
 pool_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	char *url;
 
 	(void)fd;
 	(void)what;
 	if (w->job == NULL)
 		return;
 	w->timed_out = 1;
+	url = location_config_url(&w->job->mj.loc);
 	log_warnx("crawl of %s overran its deadline; killing worker %ld",
-	    w->job->mj.url, (long)w->pid);
+	    url, (long)w->pid);
+	free(url);
 	pool_worker_kill(w, "deadline");
 }
 
@@ -245,7 +247,7 @@ pool_deadline(evutil_socket_t fd, short what, void *arg)
 static int
 pool_frame(struct worker *w, uint32_t type, const uint8_t *p, uint32_t len)
 {
-	struct crawl_result r;
+	struct result r;
 	uint64_t id;
 	uint32_t n;
 	char err[256];
@@ -256,8 +258,8 @@ pool_frame(struct worker *w, uint32_t type, const uint8_t *p, uint32_t len)
 	}
 	w->spoke = 1;
 	switch (type) {
-	case MSG_RESULT:
-		if (msg_decode_result(p, len, &id, &r, err, sizeof(err)) == -1 ||
+	case IPC_RESULT:
+		if (ipc_decode_result(p, len, &id, &r, err, sizeof(err)) == -1 ||
 		    id != w->job->mj.id) {
 			log_warnx("worker %ld: bad result: %s", (long)w->pid,
 			    id != w->job->mj.id ? "wrong job id" : err);
@@ -267,15 +269,15 @@ pool_frame(struct worker *w, uint32_t type, const uint8_t *p, uint32_t len)
 		    sizeof(*w->results.v));
 		w->results.v[w->results.n++] = r;
 		return 0;
-	case MSG_DONE:
-		if (msg_decode_done(p, len, &id, &n, err, sizeof(err)) == -1 ||
+	case IPC_DONE:
+		if (ipc_decode_done(p, len, &id, &n, err, sizeof(err)) == -1 ||
 		    id != w->job->mj.id || n != w->results.n) {
 			log_warnx("worker %ld: bad end of job", (long)w->pid);
 			return -1;
 		}
 		w->jobs++;
 		w->state = W_IDLE;
-		pool_job_end(w, CRAWL_OK, NULL);
+		pool_job_end(w, OUTCOME_OK, NULL);
 		return 0;
 	default:
 		log_warnx("worker %ld: unexpected message type %u",
@@ -290,15 +292,15 @@ pool_read(struct bufferevent *bev, void *arg)
 	struct worker *w = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	const uint8_t *payload;
-	uint8_t hdr[MSG_HDR_LEN], *buf;
+	uint8_t hdr[IPC_HDR_LEN], *buf;
 	uint32_t type, plen;
 	size_t framelen, avail;
 	char err[256];
 	int rc;
 
-	while ((avail = evbuffer_get_length(in)) >= MSG_HDR_LEN) {
+	while ((avail = evbuffer_get_length(in)) >= IPC_HDR_LEN) {
 		evbuffer_copyout(in, hdr, sizeof(hdr));
-		rc = msg_frame_peek(hdr, sizeof(hdr), &type, &payload, &plen,
+		rc = ipc_frame_peek(hdr, sizeof(hdr), &type, &payload, &plen,
 		    &framelen, err, sizeof(err));
 		if (rc == -1) {
 			log_warnx("worker %ld: %s", (long)w->pid, err);
@@ -308,10 +310,10 @@ pool_read(struct bufferevent *bev, void *arg)
 		/* The header is sound: wait for the payload it announces. */
 		plen = (uint32_t)hdr[4] | (uint32_t)hdr[5] << 8 |
 		    (uint32_t)hdr[6] << 16 | (uint32_t)hdr[7] << 24;
-		if (avail < MSG_HDR_LEN + (size_t)plen)
+		if (avail < IPC_HDR_LEN + (size_t)plen)
 			return;
-		buf = evbuffer_pullup(in, (ssize_t)(MSG_HDR_LEN + plen));
-		rc = msg_frame_peek(buf, MSG_HDR_LEN + plen, &type, &payload,
+		buf = evbuffer_pullup(in, (ssize_t)(IPC_HDR_LEN + plen));
+		rc = ipc_frame_peek(buf, IPC_HDR_LEN + plen, &type, &payload,
 		    &plen, &framelen, err, sizeof(err));
 		if (rc != 1 || pool_frame(w, type, payload, plen) == -1) {
 			pool_worker_kill(w, "bad message");
@@ -484,7 +486,7 @@ pool_dispatch(void)
 {
 	struct worker *w;
 	struct pool_job *job;
-	struct msgbuf b;
+	struct ipcbuf b;
 	struct timeval tv;
 	int64_t ms;
 
@@ -499,10 +501,10 @@ pool_dispatch(void)
 		w->state = W_BUSY;
 		w->timed_out = 0;
 		w->job_started_us = clock_wall_us();
-		msgbuf_init(&b);
-		msg_frame_job(&b, &job->mj);
+		ipcbuf_init(&b);
+		ipc_frame_job(&b, &job->mj);
 		bufferevent_write(w->bev, b.data, b.len);
-		msgbuf_free(&b);
+		ipcbuf_free(&b);
 		ms = job->deadline_ms > 0 ? job->deadline_ms : 30000;
 		tv.tv_sec = ms / 1000;
 		tv.tv_usec = (ms % 1000) * 1000;
@@ -539,7 +541,7 @@ void
 pool_submit(struct pool_job *job)
 {
 	if (pool_stopping) {
-		job->done(job->arg, NULL, CRAWL_ERROR, "maildatd is stopping",
+		job->done(job->arg, NULL, OUTCOME_ERROR, "maildatd is stopping",
 		    0);
 		pool_job_free(job);
 		return;
@@ -576,13 +578,17 @@ pool_reap(void)
 					    "not finish within %lld s; worker "
 					    "killed", (long long)
 					    ((w->job->deadline_ms + 999) / 1000));
-					pool_job_end(w, CRAWL_TIMEOUT, msg);
+					pool_job_end(w, OUTCOME_TIMEOUT, msg);
 				} else {
+					char *url = location_config_url(
+					    &w->job->mj.loc);
+
 					snprintf(msg, sizeof(msg), "crawl worker "
 					    "died (%s)", why);
 					log_warnx("worker %ld %s during %s",
-					    (long)pid, why, w->job->mj.url);
-					pool_job_end(w, CRAWL_ERROR, msg);
+					    (long)pid, why, url);
+					free(url);
+					pool_job_end(w, OUTCOME_ERROR, msg);
 				}
 			} else if (!w->retiring && !pool_stopping &&
 			    pool_quick_deaths < 3)
@@ -605,7 +611,7 @@ pool_reap(void)
 			pool_rmstate(pid);
 			pool_worker_close(w);
 			event_free(w->deadline);
-			crawl_results_free(&w->results);
+			results_free(&w->results);
 			TAILQ_REMOVE(&workers, w, entry);
 			free(w);
 			break;
@@ -626,7 +632,7 @@ pool_shutdown(void)
 	while ((job = TAILQ_FIRST(&queue)) != NULL) {
 		TAILQ_REMOVE(&queue, job, entry);
 		pool_nqueued--;
-		job->done(job->arg, NULL, CRAWL_ERROR, "maildatd is stopping",
+		job->done(job->arg, NULL, OUTCOME_ERROR, "maildatd is stopping",
 		    0);
 		pool_job_free(job);
 	}
@@ -667,10 +673,10 @@ pool_kill_all(void)
 			pool_rmstate(w->pid);
 		}
 		if (w->job != NULL)
-			pool_job_end(w, CRAWL_ERROR, "maildatd stopped");
+			pool_job_end(w, OUTCOME_ERROR, "maildatd stopped");
 		pool_worker_close(w);
 		event_free(w->deadline);
-		crawl_results_free(&w->results);
+		results_free(&w->results);
 		TAILQ_REMOVE(&workers, w, entry);
 		free(w);
 	}

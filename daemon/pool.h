@@ -12,24 +12,24 @@
 #include "compat/queue.h"
 
 #include "crawl.h"
-#include "msg.h"
+#include "ipc.h"
 
 struct event_base;
 
 /*
- * Called once per job when it ends.  fail is CRAWL_OK when the worker
- * finished it; else CRAWL_TIMEOUT or CRAWL_ERROR with msg, and rs holds
+ * Called once per job when it ends.  fail is OUTCOME_OK when the worker
+ * finished it; else OUTCOME_TIMEOUT or OUTCOME_ERROR with msg, and rs holds
  * what arrived before.  The callee may take the results out of rs.  rs is
  * NULL when the job was cancelled before it ran (the pool is stopping).
  * started_us is when a worker took the job (0 if none did).
  */
-typedef void	pool_done_fn(void *arg, struct crawl_results *rs,
-		    enum crawl_outcome fail, const char *msg,
+typedef void	pool_done_fn(void *arg, struct results *rs,
+		    enum outcome fail, const char *msg,
 		    int64_t started_us);
 
 struct pool_job {
 	TAILQ_ENTRY(pool_job)	 entry;
-	struct msg_job		 mj;		/* owned; freed by the pool */
+	struct ipc_job		 mj;		/* owned; freed by the pool */
 	int64_t			 deadline_ms;	/* whole-job deadline */
 	pool_done_fn		*done;
 	void			*arg;

@@ -1,24 +1,47 @@
 /*
- * sched: what to crawl and when.  Each configured URL (or, for a target
- * with discover = yes, each host) is a unit with its own due time.  A due
- * unit is probed for TCP reachability in the parent, then handed to a
- * worker; its results are written to the store in one transaction.  Failing
- * units back off exponentially; a credential refused too often by one host
- * is suspended there until the next reload.
+ * sched: what to crawl and when.  Each location of the configuration's
+ * targets (see targets.h) is a unit with its own due time.  A due unit is
+ * probed for TCP reachability in the parent, then handed to a worker; its
+ * results go to the recorder.  Failing units back off exponentially; a
+ * credential refused too often by one host is suspended there until the
+ * next reload.  When a round of crawls is over (a round begins when a unit
+ * falls due while none is being crawled, and ends when none is), the
+ * round_done hook says so.
  */
 #ifndef MAILDAT_SCHED_H
 #define MAILDAT_SCHED_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct conf;
+struct event_base;
 struct evbuffer;
 
-/* (Re)build the units from c, keeping the schedule of units that remain. */
+/* One round of crawls, as the round_done hook sees it. */
+struct sched_round {
+	time_t	started, finished;	/* wall clock */
+	int	crawls, failed;		/* results, and those not ok */
+	int	all_crawled;		/* every unit crawled since start */
+};
+
+struct sched_hooks {
+	/* A round is over; called from the loop. */
+	void	(*round_done)(const struct sched_round *r, void *arg);
+	void	*arg;
+};
+
+/* Set up on base; hooks (copied) report to the caller. */
+void	sched_init(struct event_base *base, const struct sched_hooks *hooks);
+
+/*
+ * (Re)build the units from c, keeping the schedule of units that remain.
+ * c must stay valid until the next sched_load() or sched_free().
+ */
 void	sched_load(const struct conf *c);
 
-/* Start the scheduling timer; with once, crawl every unit now, one round. */
-void	sched_start(int once);
+/* Start the scheduling timer: every unit is due at once. */
+void	sched_start(void);
 
 /* Make the units of target (NULL: all) due now; returns how many. */
 int	sched_crawl_now(const char *target);
@@ -26,22 +49,10 @@ int	sched_crawl_now(const char *target);
 /* Stop starting new crawls (work under way goes on). */
 void	sched_stop(void);
 
-/* Return 1 when no probe, queued job or crawl is under way. */
-int	sched_idle(void);
-
 /* Append status lines ("key: value") to out. */
 void	sched_status(struct evbuffer *out);
 
-/* Write results that an earlier store failure held back; 0 when none left. */
-int	sched_flush_pending(void);
-
-/* Return the number of results held back because the store refused them. */
-size_t	sched_held(void);
-
-/* Return the number of crawls of the current or last round that failed. */
-int	sched_round_failed(void);
-
-/* Free all units and held-back results. */
+/* Free all units. */
 void	sched_free(void);
 
 #endif

@@ -11,15 +11,15 @@
 #include <unistd.h>
 
 #include "crawl.h"
+#include "ipc.h"
 #include "log.h"
-#include "msg.h"
 #include "smbio.h"
 #include "worker.h"
 #include "xmalloc.h"
 
 struct worker_session {
 	struct smbio	*io;
-	struct msg_job	 opts;		/* the options io was opened with */
+	struct ipc_job	 opts;		/* the options io was opened with */
 	char		*statedir;	/* for libsmbclient, or NULL */
 };
 
@@ -32,7 +32,7 @@ worker_streq(const char *a, const char *b)
 }
 
 static int
-worker_same_opts(const struct msg_job *a, const struct msg_job *b)
+worker_same_opts(const struct ipc_job *a, const struct ipc_job *b)
 {
 	return worker_streq(a->username, b->username) &&
 	    worker_streq(a->password, b->password) &&
@@ -44,23 +44,17 @@ worker_same_opts(const struct msg_job *a, const struct msg_job *b)
 	    a->connect_timeout_ms == b->connect_timeout_ms;
 }
 
-static char *
-worker_dup(const char *s)
-{
-	return s ? xstrdup(s) : NULL;
-}
-
 static void
 worker_session_close(struct worker_session *s)
 {
 	smbio_close(s->io);
 	s->io = NULL;
-	msg_job_free(&s->opts);
+	ipc_job_free(&s->opts);
 }
 
 /* Make sure s has a session fit for job j; -1 with err if none can be had. */
 static int
-worker_session(struct worker_session *s, const struct msg_job *j, char *err,
+worker_session(struct worker_session *s, const struct ipc_job *j, char *err,
     size_t errlen)
 {
 	struct smbio_opts o;
@@ -88,12 +82,12 @@ worker_session(struct worker_session *s, const struct msg_job *j, char *err,
 	if ((s->io = smbio_open(&o, err, errlen)) == NULL)
 		return -1;
 	memset(&s->opts, 0, sizeof(s->opts));
-	s->opts.username = worker_dup(j->username);
-	s->opts.password = worker_dup(j->password);
-	s->opts.domain = worker_dup(j->domain);
-	s->opts.min_protocol = worker_dup(j->min_protocol);
-	s->opts.max_protocol = worker_dup(j->max_protocol);
-	s->opts.smb_conf = worker_dup(j->smb_conf);
+	s->opts.username = xstrdup_null(j->username);
+	s->opts.password = xstrdup_null(j->password);
+	s->opts.domain = xstrdup_null(j->domain);
+	s->opts.min_protocol = xstrdup_null(j->min_protocol);
+	s->opts.max_protocol = xstrdup_null(j->max_protocol);
+	s->opts.smb_conf = xstrdup_null(j->smb_conf);
 	s->opts.timeout_ms = j->timeout_ms;
 	s->opts.connect_timeout_ms = j->connect_timeout_ms;
 	return 0;
@@ -101,40 +95,36 @@ worker_session(struct worker_session *s, const struct msg_job *j, char *err,
 
 /* Crawl job j and send its results and the end-of-job message. */
 static int
-worker_job(int fd, struct worker_session *s, const struct msg_job *j)
+worker_job(int fd, struct worker_session *s, const struct ipc_job *j)
 {
-	struct crawl_results rs = { NULL, 0 };
-	struct msgbuf b;
+	struct results rs = { NULL, 0 };
+	struct ipcbuf b;
 	char err[256];
 	size_t i;
 	int rc;
 
 	if (worker_session(s, j, err, sizeof(err)) == -1)
-		crawl_result_fail(&rs, j->url, CRAWL_ERROR, err);
-	else if (j->discover)
-		crawl_discover(s->io, j->url, &rs);
+		results_fail(&rs, &j->loc, OUTCOME_ERROR, err);
 	else
-		crawl_url(s->io, j->url, &rs);
+		crawl_run(s->io, &j->loc, 0, &rs);
 
-	msgbuf_init(&b);
+	ipcbuf_init(&b);
 	for (i = 0; i < rs.n; i++) {
-		struct crawl_results one = { NULL, 0 };
+		struct results one = { NULL, 0 };
 
-		if (msg_frame_result(&b, j->id, &rs.v[i]) == 0)
+		if (ipc_frame_result(&b, j->id, &rs.v[i]) == 0)
 			continue;
 		/* Too large to send (a huge NETWORK.GLB): say so instead. */
-		crawl_result_fail(&one, j->url, CRAWL_ERROR, "the crawl "
+		results_fail(&one, &rs.v[i].loc, OUTCOME_ERROR, "the crawl "
 		    "result is too large to send to the parent");
-		free(one.v[0].location);
-		one.v[0].location = xstrdup(rs.v[i].location);
-		if (msg_frame_result(&b, j->id, &one.v[0]) == -1)
+		if (ipc_frame_result(&b, j->id, &one.v[0]) == -1)
 			fatalx("worker: cannot encode a failure result");
-		crawl_results_free(&one);
+		results_free(&one);
 	}
-	msg_frame_done(&b, j->id, (uint32_t)rs.n);
-	rc = msg_write_all(fd, b.data, b.len);
-	msgbuf_free(&b);
-	crawl_results_free(&rs);
+	ipc_frame_done(&b, j->id, (uint32_t)rs.n);
+	rc = ipc_write_all(fd, b.data, b.len);
+	ipcbuf_free(&b);
+	results_free(&rs);
 	return rc;
 }
 
@@ -146,8 +136,8 @@ int
 worker_main(int fd, const char *statedir)
 {
 	struct worker_session s;
-	struct msg_job j;
-	struct msgbuf b;
+	struct ipc_job j;
+	struct ipcbuf b;
 	const uint8_t *payload;
 	uint32_t type, plen;
 	char err[256];
@@ -159,9 +149,9 @@ worker_main(int fd, const char *statedir)
 	memset(&s, 0, sizeof(s));
 	if (statedir != NULL)
 		s.statedir = xasprintf("%s/w%ld", statedir, (long)getpid());
-	msgbuf_init(&b);
+	ipcbuf_init(&b);
 	for (;;) {
-		rc = msg_read_frame(fd, &b, &type, &payload, &plen, err,
+		rc = ipc_read_frame(fd, &b, &type, &payload, &plen, err,
 		    sizeof(err));
 		if (rc == 0)
 			break;
@@ -169,22 +159,22 @@ worker_main(int fd, const char *statedir)
 			log_warnx("worker: %s", err);
 			break;
 		}
-		if (type != MSG_JOB || msg_decode_job(payload, plen, &j, err,
+		if (type != IPC_JOB || ipc_decode_job(payload, plen, &j, err,
 		    sizeof(err)) == -1) {
-			log_warnx("worker: bad job message: %s", type != MSG_JOB ?
+			log_warnx("worker: bad job message: %s", type != IPC_JOB ?
 			    "not a job" : err);
 			rc = -1;
 			break;
 		}
-		msgbuf_reset(&b);
+		ipcbuf_reset(&b);
 		rc = worker_job(fd, &s, &j);
-		msg_job_free(&j);
+		ipc_job_free(&j);
 		if (rc == -1) {
 			log_warn("worker: sending results");
 			break;
 		}
 	}
-	msgbuf_free(&b);
+	ipcbuf_free(&b);
 	worker_session_close(&s);
 	smbio_cleanup();
 	if (s.statedir != NULL) {

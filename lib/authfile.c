@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "authfile.h"
+#include "errbuf.h"
 #include "log.h"
 #include "safefile.h"
 #include "xmalloc.h"
@@ -60,19 +61,19 @@ authfile_read(const char *path, struct authfile *a, char *err, size_t errlen)
 	    errlen)) == -1)
 		return -1;
 	if (fstat(fd, &sb) == -1) {
-		log_errbuf(err, errlen, "%s: %s", path, strerror(errno));
+		errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if ((sb.st_mode & 07777 & ~0600) != 0) {
-		log_errbuf(err, errlen, "%s: mode %04o is too open; it "
+		errbuf_set(err, errlen, "%s: mode %04o is too open; it "
 		    "must be 0600 or 0400 (chmod 600 %s)", path,
 		    (unsigned)(sb.st_mode & 07777), path);
 		close(fd);
 		return -1;
 	}
 	if ((f = fdopen(fd, "r")) == NULL) {
-		log_errbuf(err, errlen, "%s: %s", path, strerror(errno));
+		errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -82,7 +83,7 @@ authfile_read(const char *path, struct authfile *a, char *err, size_t errlen)
 		if (*key == '\0' || *key == '#' || *key == ';')
 			continue;
 		if ((eq = strchr(key, '=')) == NULL) {
-			log_errbuf(err, errlen, "%s:%d: expected key = "
+			errbuf_set(err, errlen, "%s:%d: expected key = "
 			    "value", path, lineno);
 			goto out;
 		}
@@ -96,7 +97,7 @@ authfile_read(const char *path, struct authfile *a, char *err, size_t errlen)
 		else if (strcmp(key, "domain") == 0)
 			slot = &a->domain;
 		else {
-			log_errbuf(err, errlen, "%s:%d: unknown key '%s' "
+			errbuf_set(err, errlen, "%s:%d: unknown key '%s' "
 			    "(expected username, password or domain)", path,
 			    lineno, key);
 			goto out;
@@ -105,11 +106,11 @@ authfile_read(const char *path, struct authfile *a, char *err, size_t errlen)
 		*slot = xstrdup(val);
 	}
 	if (ferror(f)) {
-		log_errbuf(err, errlen, "%s: read error", path);
+		errbuf_set(err, errlen, "%s: read error", path);
 		goto out;
 	}
 	if (a->username == NULL || a->username[0] == '\0') {
-		log_errbuf(err, errlen, "%s: no username", path);
+		errbuf_set(err, errlen, "%s: no username", path);
 		goto out;
 	}
 	if (a->password == NULL)

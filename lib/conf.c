@@ -1,32 +1,17 @@
 /*
- * conf: maildatd.conf.
+ * conf: maildatd.conf, read by a reader of our own: one getline() loop over
+ * the physical lines, each of which is one of
  *
- * inih splits "name = value" lines, trims them and strips ';' comments.  It
- * is driven through ini_parse_stream() with a reader of our own, because
- * inih alone cannot give what the checks need: its handler does not get
- * the line number (Debian's libinih is built without INI_HANDLER_LINENO),
- * it is not called for section headers (so empty and duplicate sections
- * go unseen), it keeps section names to 49 bytes and splits lines longer
- * than 199 bytes (a rule query easily is).  So the reader reads whole
- * physical lines, counts them, classifies each the way inih will, handles
- * section headers itself, reports malformed lines, and hands inih one
- * line per physical line:
+ *	a comment or a blank line	';' or '#' first, or nothing
+ *	a continuation line		indented, after a key: more of its value
+ *	a section header		[type NAME]
+ *	name = value			(':' also separates)
  *
- *	comment, blank or malformed	"#"
- *	section header			"[s]" (inih then ends continuations)
- *	continuation line		" c", value taken from the reader
- *	name = value			as is, or "k=" with name and value taken
- *					from the reader when it would not fit
- *
- * The handler runs before the next line is read, so the reader's line
- * number and current section are those of the line being handled.
+ * so that every message can name its line, lines of any length are read
+ * whole, and empty, duplicate and unknown sections are seen.  The values
+ * are checked and converted with confval.c; the auth files are read by
+ * conf_read_secrets(), the one place that reads secrets.
  */
-#include <sys/socket.h>
-#include <sys/types.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -37,13 +22,14 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
-
-#include <ini.h>
+#include <unistd.h>
 
 #include "authfile.h"
 #include "conf.h"
+#include "confval.h"
 #include "duration.h"
-#include "smburl.h"
+#include "errbuf.h"
+#include "location.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -58,9 +44,7 @@
 #endif
 
 #define CONF_DEFAULT_SHARE	"MAILDAT$"
-#define CONF_NAME_MAX		64
 #define CONF_ECHO		"%.80s"		/* how much of a value to echo */
-#define CONF_MIN_PREFIX		16		/* largest IPv4 range: /16 */
 #define CONF_MAX_ADDRESSES	262144		/* in all hosts = together */
 #define CONF_SUN_PATH		108		/* sizeof(sun_path) on Linux */
 #define MS_HOUR			(INT64_C(3600) * 1000)
@@ -77,26 +61,6 @@ static const struct {
 	{ "malformed",			LOG_WARNING },
 };
 #define CONF_USER_RULE_SEVERITY	LOG_WARNING
-
-static const char *const conf_severities[] = {
-	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"
-};
-
-/* Dialects, with the range of levels each stands for as lowest or highest. */
-static const struct {
-	const char	*name;
-	int		 lo, hi;
-} conf_protocols[] = {
-	{ "NT1",	1, 1 },
-	{ "SMB2",	2, 3 },
-	{ "SMB2_02",	2, 2 },
-	{ "SMB2_10",	3, 3 },
-	{ "SMB3",	4, 6 },
-	{ "SMB3_00",	4, 4 },
-	{ "SMB3_02",	5, 5 },
-	{ "SMB3_11",	6, 6 },
-};
-#define CONF_NPROTOCOLS	(sizeof(conf_protocols) / sizeof(conf_protocols[0]))
 
 enum conf_sect {
 	SECT_MAILDATD,
@@ -157,14 +121,6 @@ static const struct {
 };
 #define CONF_NKEYDEFS	(sizeof(conf_keys) / sizeof(conf_keys[0]))
 
-/* What the reader found on the line being handled. */
-enum conf_linekind {
-	LINE_SKIP,		/* comment, blank, malformed */
-	LINE_SECTION,
-	LINE_KEY,
-	LINE_CONT
-};
-
 /* One section header that was accepted. */
 struct conf_sectinfo {
 	enum conf_sect	 type;
@@ -172,8 +128,7 @@ struct conf_sectinfo {
 	int		 line;
 	char		*label;		/* "[target lab]" */
 	int		 seen[K_NKEYS];	/* line of each key; 0: not given */
-	int		*urllines;	/* line of each url entry */
-	size_t		 nurllines;
+	int		 nerrs;		/* problems found in the section */
 };
 
 struct conf_err {
@@ -184,20 +139,15 @@ struct conf_err {
 
 struct conf_parser {
 	const char	*path;
-	int		 flags;		/* CONF_NO_SECRETS */
 	uint64_t	 naddrs;	/* host addresses in all targets */
-	FILE		*f;
 	char		*buf;
 	size_t		 bufcap;
 	int		 lineno;
-	enum conf_linekind kind;
-	int		 prevkey;	/* inih's prev_name is set */
-	char		*lname;		/* name and value passed by reference */
-	char		*lvalue;
+	int		 prevkey;	/* a key was the last line read */
 	int		 cur;		/* index into sects, -1: none */
 	int		 inbad;		/* in a refused section: skip its keys */
 	int		 contkey;	/* key continuation lines extend, or -1 */
-	char		 contname[CONF_NAME_MAX];
+	char		 contname[CONFVAL_NAME_MAX];
 	struct conf	*c;
 	struct conf_sectinfo *sects;
 	size_t		 nsects;
@@ -236,6 +186,8 @@ conf_error(struct conf_parser *p, int line, const char *fmt, ...)
 	p->errs[p->nerrs].seq = p->nerrs;
 	p->errs[p->nerrs].msg = s;
 	p->nerrs++;
+	if (p->cur >= 0)
+		p->sects[p->cur].nerrs++;
 }
 
 static int
@@ -246,15 +198,6 @@ conf_errcmp(const void *a, const void *b)
 	if (x->line != y->line)
 		return x->line < y->line ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static void
-conf_wipe(char *s)
-{
-	if (s != NULL) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
 }
 
 static void
@@ -320,343 +263,6 @@ conf_find(char *s, const char *chars)
 		s++;
 	}
 	return s;
-}
-
-/* A section, credentials or user name: 1..64 of [A-Za-z0-9_.-]. */
-static int
-conf_valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > CONF_NAME_MAX - 1)
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s) && strchr("_.-", *s) == NULL)
-			return 0;
-	return 1;
-}
-
-/* A host name: 1..253 of [A-Za-z0-9_.-], not starting with '.' or '-'. */
-static int
-conf_valid_hostname(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-')
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s) && strchr("_.-", *s) == NULL)
-			return 0;
-	return 1;
-}
-
-/* Parse a decimal integer in [min, max]. */
-static int
-conf_parse_int(const char *s, long min, long max, int *v)
-{
-	const char *q;
-	char *end;
-	long l;
-
-	if (*s == '\0')
-		return -1;
-	for (q = s; *q != '\0'; q++)
-		if (!isdigit((unsigned char)*q))
-			return -1;
-	errno = 0;
-	l = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || l < min || l > max)
-		return -1;
-	*v = (int)l;
-	return 0;
-}
-
-/* Parse yes/no/true/false/on/off/1/0 (any case); 0 and *v set, or -1. */
-int
-conf_parse_bool(const char *s, int *v)
-{
-	static const char *const yes[] = { "yes", "true", "on", "1" };
-	static const char *const no[] = { "no", "false", "off", "0" };
-	size_t i;
-
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*v = 1;
-			return 0;
-		}
-		if (strcasecmp(s, no[i]) == 0) {
-			*v = 0;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/* Parse a syslog severity name (emerg ... debug) into LOG_*; 0 or -1. */
-int
-conf_parse_severity(const char *s, int *v)
-{
-	int i;
-
-	for (i = 0; i < (int)(sizeof(conf_severities) /
-	    sizeof(conf_severities[0])); i++) {
-		if (strcasecmp(s, conf_severities[i]) == 0) {
-			*v = i;		/* LOG_EMERG is 0 ... LOG_DEBUG is 7 */
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/* Return the name of a LOG_* severity, or "unknown". */
-const char *
-conf_severity_name(int sev)
-{
-	if (sev < 0 || sev >= (int)(sizeof(conf_severities) /
-	    sizeof(conf_severities[0])))
-		return "unknown";
-	return conf_severities[sev];
-}
-
-/* Parse daemon, user or local0..local7 into LOG_*; 0 or -1. */
-int
-conf_parse_facility(const char *s, int *v)
-{
-	static const int locals[] = { LOG_LOCAL0, LOG_LOCAL1, LOG_LOCAL2,
-	    LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5, LOG_LOCAL6, LOG_LOCAL7 };
-
-	if (strcasecmp(s, "daemon") == 0)
-		*v = LOG_DAEMON;
-	else if (strcasecmp(s, "user") == 0)
-		*v = LOG_USER;
-	else if (strncasecmp(s, "local", 5) == 0 && s[5] >= '0' &&
-	    s[5] <= '7' && s[6] == '\0')
-		*v = locals[s[5] - '0'];
-	else
-		return -1;
-	return 0;
-}
-
-/*
- * Parse a syslog = destination: local, unix:/abs/path, udp:host:port or
- * tcp:host:port (an IPv6 host in brackets).
- */
-int
-conf_parse_syslog(const char *s, struct conf_syslog *d, char *err,
-    size_t errlen)
-{
-	struct in6_addr a6;
-	const char *hp, *colon, *close;
-	size_t hlen;
-	int port;
-
-	memset(d, 0, sizeof(*d));
-	if (strcmp(s, "local") == 0) {
-		d->kind = CONF_SYSLOG_LOCAL;
-		return 0;
-	}
-	if (strncmp(s, "unix:", 5) == 0) {
-		if (s[5] != '/') {
-			log_errbuf(err, errlen, "unix: needs an absolute path "
-			    "(unix:/dev/log)");
-			return -1;
-		}
-		if (strlen(s + 5) >= sizeof(d->path)) {
-			log_errbuf(err, errlen, "socket path longer than %zu "
-			    "bytes", sizeof(d->path) - 1);
-			return -1;
-		}
-		d->kind = CONF_SYSLOG_UNIX;
-		strcpy(d->path, s + 5);
-		return 0;
-	}
-	if (strncmp(s, "udp:", 4) == 0)
-		d->kind = CONF_SYSLOG_UDP;
-	else if (strncmp(s, "tcp:", 4) == 0)
-		d->kind = CONF_SYSLOG_TCP;
-	else {
-		log_errbuf(err, errlen, "'" CONF_ECHO "' is not local, "
-		    "unix:/path, udp:host:port or tcp:host:port", s);
-		return -1;
-	}
-	hp = s + 4;
-	if (*hp == '[') {
-		if ((close = strchr(hp, ']')) == NULL) {
-			log_errbuf(err, errlen, "unterminated [IPv6] address");
-			return -1;
-		}
-		hlen = (size_t)(close - hp - 1);
-		if (hlen == 0 || hlen >= sizeof(d->host)) {
-			log_errbuf(err, errlen, "bad IPv6 address");
-			return -1;
-		}
-		memcpy(d->host, hp + 1, hlen);
-		d->host[hlen] = '\0';
-		if (inet_pton(AF_INET6, d->host, &a6) != 1) {
-			log_errbuf(err, errlen, "'%s' is not an IPv6 address",
-			    d->host);
-			return -1;
-		}
-		colon = close + 1;
-		if (*colon != ':') {
-			log_errbuf(err, errlen, "missing :port after the "
-			    "address");
-			return -1;
-		}
-	} else {
-		if ((colon = strrchr(hp, ':')) == NULL) {
-			log_errbuf(err, errlen, "missing :port (%s:host:port)",
-			    d->kind == CONF_SYSLOG_UDP ? "udp" : "tcp");
-			return -1;
-		}
-		hlen = (size_t)(colon - hp);
-		if (memchr(hp, ':', hlen) != NULL) {
-			log_errbuf(err, errlen, "put an IPv6 address in "
-			    "brackets ([::1]:514)");
-			return -1;
-		}
-		if (hlen == 0 || hlen >= sizeof(d->host)) {
-			log_errbuf(err, errlen, "missing or overlong host");
-			return -1;
-		}
-		memcpy(d->host, hp, hlen);
-		d->host[hlen] = '\0';
-		if (!conf_valid_hostname(d->host)) {
-			log_errbuf(err, errlen, "bad host '%s'", d->host);
-			return -1;
-		}
-	}
-	if (conf_parse_int(colon + 1, 1, 65535, &port) == -1) {
-		log_errbuf(err, errlen, "bad port '%.16s' (1..65535)",
-		    colon + 1);
-		return -1;
-	}
-	snprintf(d->port, sizeof(d->port), "%d", port);
-	return 0;
-}
-
-/* One hosts entry, checked. */
-struct conf_host {
-	int		 range;		/* an IPv4 range: net/prefix */
-	uint32_t	 net;		/* host order */
-	int		 prefix;
-	char		 host[256];	/* otherwise: name or address */
-};
-
-static int
-conf_host_parse(const char *entry, struct conf_host *h, char *err,
-    size_t errlen)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-	char buf[256], *slash;
-	const char *q;
-	uint32_t mask;
-	size_t n = strlen(entry);
-	int dotted = 1;
-
-	memset(h, 0, sizeof(*h));
-	if (n >= sizeof(buf)) {
-		log_errbuf(err, errlen, "'%.32s...' is too long", entry);
-		return -1;
-	}
-	memcpy(buf, entry, n + 1);
-	if (buf[0] == '[') {
-		if (n < 3 || buf[n - 1] != ']') {
-			log_errbuf(err, errlen, "'%s': unterminated [IPv6] "
-			    "address", entry);
-			return -1;
-		}
-		buf[n - 1] = '\0';
-		memmove(buf, buf + 1, n - 1);
-		if (strchr(buf, ':') == NULL) {
-			log_errbuf(err, errlen, "'%s': only IPv6 addresses go "
-			    "in brackets", entry);
-			return -1;
-		}
-	}
-	if (strchr(buf, ':') != NULL) {
-		if (strchr(buf, '/') != NULL) {
-			log_errbuf(err, errlen, "'%s': IPv6 ranges are not "
-			    "supported; list the addresses", entry);
-			return -1;
-		}
-		if (inet_pton(AF_INET6, buf, &a6) != 1) {
-			log_errbuf(err, errlen, "'%s' is not a valid IPv6 "
-			    "address", entry);
-			return -1;
-		}
-		strcpy(h->host, buf);
-		return 0;
-	}
-	if ((slash = strchr(buf, '/')) != NULL) {
-		*slash = '\0';
-		if (inet_pton(AF_INET, buf, &a4) != 1 ||
-		    conf_parse_int(slash + 1, 0, 32, &h->prefix) == -1) {
-			log_errbuf(err, errlen, "'%s' is not an IPv4 range "
-			    "(a.b.c.d/N)", entry);
-			return -1;
-		}
-		if (h->prefix < CONF_MIN_PREFIX) {
-			log_errbuf(err, errlen, "'%s': range larger than /%d "
-			    "refused (%llu addresses); split it into /%d or "
-			    "smaller ranges", entry, CONF_MIN_PREFIX,
-			    1ULL << (32 - h->prefix), CONF_MIN_PREFIX);
-			return -1;
-		}
-		h->net = ntohl(a4.s_addr);
-		mask = h->prefix == 32 ? 0 : UINT32_MAX >> h->prefix;
-		if ((h->net & mask) != 0) {
-			a4.s_addr = htonl(h->net & ~mask);
-			inet_ntop(AF_INET, &a4, buf, sizeof(buf));
-			log_errbuf(err, errlen, "'%s': address bits set below "
-			    "the /%d prefix (did you mean %s/%d?)", entry,
-			    h->prefix, buf, h->prefix);
-			return -1;
-		}
-		h->range = 1;
-		return 0;
-	}
-	for (q = buf; *q != '\0'; q++)
-		if (!isdigit((unsigned char)*q) && *q != '.')
-			dotted = 0;
-	if (dotted) {
-		if (inet_pton(AF_INET, buf, &a4) != 1) {
-			log_errbuf(err, errlen, "'%s' is not a valid IPv4 "
-			    "address", entry);
-			return -1;
-		}
-	} else if (!conf_valid_hostname(buf)) {
-		log_errbuf(err, errlen, "'%s' is not a host name, address or "
-		    "range", entry);
-		return -1;
-	}
-	strcpy(h->host, buf);
-	return 0;
-}
-
-/* A share name: no separators or control characters, at most 80 bytes. */
-static int
-conf_valid_share(const char *s)
-{
-	if (*s == '\0' || strlen(s) > 80)
-		return 0;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7F ||
-		    strchr("/\\", *s) != NULL)
-			return 0;
-	return 1;
-}
-
-static int
-conf_protocol_find(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < CONF_NPROTOCOLS; i++)
-		if (strcasecmp(s, conf_protocols[i].name) == 0)
-			return (int)i;
-	return -1;
 }
 
 static struct conf *
@@ -753,10 +359,10 @@ conf_section(struct conf_parser *p, char *t)
 		    inner, inner);
 		return;
 	}
-	if (type != SECT_MAILDATD && !conf_valid_name(name)) {
+	if (type != SECT_MAILDATD && !confval_name(name)) {
 		conf_error(p, p->lineno, "bad %s name '" CONF_ECHO "' (1 to %d "
 		    "letters, digits, '_', '.' or '-')", inner, name,
-		    CONF_NAME_MAX - 1);
+		    CONFVAL_NAME_MAX - 1);
 		return;
 	}
 	if (type == SECT_CREDENTIALS && strcmp(name, "guest") == 0) {
@@ -832,65 +438,6 @@ conf_section(struct conf_parser *p, char *t)
 	p->inbad = 0;
 }
 
-/* ini_reader: one physical line in, one line for inih out. */
-static char *
-conf_reader(char *str, int num, void *stream)
-{
-	struct conf_parser *p = stream;
-	const char *pass;
-	char *s, *t, *sep;
-	ssize_t n;
-	size_t plen;
-
-	free(p->lname);
-	free(p->lvalue);
-	p->lname = p->lvalue = NULL;
-	p->kind = LINE_SKIP;
-	if (num < 8 || (n = getline(&p->buf, &p->bufcap, p->f)) == -1)
-		return NULL;
-	p->lineno++;
-	s = p->buf;
-	if (p->lineno == 1 && (unsigned char)s[0] == 0xEF &&
-	    (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF)
-		s += 3;
-	t = conf_lskip(s);
-	pass = "#\n";
-	if ((size_t)n != strlen(p->buf)) {
-		conf_error(p, p->lineno, "NUL byte in the line");
-	} else if (*t == '\0' || *t == ';' || *t == '#') {
-		/* comment or blank */
-	} else if (p->prevkey && t > p->buf) {
-		p->kind = LINE_CONT;
-		p->lvalue = xstrdup(t);
-		pass = " c\n";
-	} else if (*t == '[') {
-		p->kind = LINE_SECTION;
-		p->prevkey = 0;
-		conf_section(p, t);
-		pass = "[s]\n";
-	} else {
-		sep = conf_find(t, "=:");
-		if (*sep != '=' && *sep != ':') {
-			conf_error(p, p->lineno, "expected 'key = value', "
-			    "'[section]' or a comment");
-		} else {
-			p->kind = LINE_KEY;
-			p->prevkey = 1;
-			if ((size_t)n < (size_t)num)
-				pass = p->buf;
-			else {
-				*sep = '\0';
-				p->lname = xstrdup(conf_trim(t));
-				p->lvalue = xstrdup(sep + 1);
-				pass = "k=\n";
-			}
-		}
-	}
-	plen = strlen(pass);
-	memcpy(str, pass, plen + 1);
-	return str;
-}
-
 /* Store a duration of at least 1ms and at most max (0: no limit). */
 static int
 conf_duration(struct conf_parser *p, const char *name, const char *v,
@@ -920,7 +467,7 @@ static int
 conf_int(struct conf_parser *p, const char *name, const char *v, long min,
     long max, int *out)
 {
-	if (conf_parse_int(v, min, max, out) == -1) {
+	if (confval_int(v, min, max, out) == -1) {
 		conf_error(p, p->lineno, "%s: '" CONF_ECHO "' is not a whole "
 		    "number from %ld to %ld", name, v, min, max);
 		return -1;
@@ -931,7 +478,7 @@ conf_int(struct conf_parser *p, const char *name, const char *v, long min,
 static int
 conf_bool(struct conf_parser *p, const char *name, const char *v, int *out)
 {
-	if (conf_parse_bool(v, out) == -1) {
+	if (confval_bool(v, out) == -1) {
 		conf_error(p, p->lineno, "%s: '" CONF_ECHO "' is not yes, no, "
 		    "true, false, on, off, 1 or 0", name, v);
 		return -1;
@@ -967,12 +514,12 @@ conf_path(struct conf_parser *p, const char *name, const char *v,
 static void
 conf_add_hosts(struct conf_parser *p, struct conf_target *t, char *v)
 {
-	struct conf_host h;
+	struct confval_host h;
 	char err[512], *save = NULL, *e;
 
 	for (e = strtok_r(v, " \t,", &save); e != NULL;
 	    e = strtok_r(NULL, " \t,", &save)) {
-		if (conf_host_parse(e, &h, err, sizeof(err)) == -1) {
+		if (confval_host(e, &h, err, sizeof(err)) == -1) {
 			conf_error(p, p->lineno, "hosts: %s", err);
 			continue;
 		}
@@ -984,70 +531,54 @@ conf_add_hosts(struct conf_parser *p, struct conf_target *t, char *v)
 		}
 		t->hosts = xreallocarray(t->hosts, t->nhosts + 1,
 		    sizeof(*t->hosts));
+		t->host_lines = xreallocarray(t->host_lines, t->nhosts + 1,
+		    sizeof(*t->host_lines));
+		t->host_lines[t->nhosts] = p->lineno;
 		t->hosts[t->nhosts++] = xstrdup(e[0] == '[' ? h.host : e);
 	}
 }
 
 static void
-conf_add_url(struct conf_parser *p, struct conf_sectinfo *si,
-    struct conf_target *t, const char *v)
+conf_add_url(struct conf_parser *p, struct conf_target *t, const char *v)
 {
-	struct smburl u;
+	struct location u;
 	char err[512];
 
 	if (*v == '\0') {
 		conf_error(p, p->lineno, "url is empty");
 		return;
 	}
-	if (smburl_parse(v, 1, &u, err, sizeof(err)) == -1) {
+	if (location_parse(v, LOCATION_NO_SHARE, &u, err, sizeof(err)) == -1) {
 		conf_error(p, p->lineno, "url: %s", err);
 		return;
 	}
-	smburl_free(&u);
+	location_free(&u);
 	t->urls = xreallocarray(t->urls, t->nurls + 1, sizeof(*t->urls));
+	t->url_lines = xreallocarray(t->url_lines, t->nurls + 1,
+	    sizeof(*t->url_lines));
+	t->url_lines[t->nurls] = p->lineno;
 	t->urls[t->nurls++] = xstrdup(v);
-	si->urllines = xreallocarray(si->urllines, si->nurllines + 1,
-	    sizeof(*si->urllines));
-	si->urllines[si->nurllines++] = p->lineno;
 }
 
 static void
-conf_protocol(struct conf_parser *p, struct conf_target *t, char *v)
+conf_protocol(struct conf_parser *p, struct conf_target *t, const char *v)
 {
-	char *w[3], *save = NULL;
-	int n = 0, lo, hi;
+	const char *lo, *hi;
+	char err[256];
 
-	for (w[n] = strtok_r(v, " \t,", &save); w[n] != NULL && n < 2;
-	    w[n] = strtok_r(NULL, " \t,", &save))
-		n++;
-	if (n == 0 || n > 2 || w[n] != NULL) {
-		conf_error(p, p->lineno, "protocol: give the lowest dialect, "
-		    "and optionally the highest (protocol = NT1 SMB3)");
+	if (confval_protocol(v, &lo, &hi, err, sizeof(err)) == -1) {
+		conf_error(p, p->lineno, "protocol: %s", err);
 		return;
 	}
-	if ((lo = conf_protocol_find(w[0])) == -1 ||
-	    (hi = conf_protocol_find(n == 2 ? w[1] : "SMB3")) == -1) {
-		conf_error(p, p->lineno, "protocol: unknown dialect '%.16s' "
-		    "(expected NT1, SMB2, SMB2_02, SMB2_10, SMB3, SMB3_00, "
-		    "SMB3_02 or SMB3_11)", conf_protocol_find(w[0]) == -1 ?
-		    w[0] : w[1]);
-		return;
-	}
-	if (conf_protocols[lo].lo > conf_protocols[hi].hi) {
-		conf_error(p, p->lineno, "protocol: lowest dialect %s is above "
-		    "highest %s", conf_protocols[lo].name,
-		    conf_protocols[hi].name);
-		return;
-	}
-	conf_setstr(&t->min_protocol, conf_protocols[lo].name);
-	conf_setstr(&t->max_protocol, conf_protocols[hi].name);
+	conf_setstr(&t->min_protocol, lo);
+	conf_setstr(&t->max_protocol, hi);
 }
 
 static void
 conf_key_maildatd(struct conf_parser *p, enum conf_key k, const char *name,
     const char *v)
 {
-	struct conf_syslog d;
+	struct confval_syslog d;
 	struct conf *c = p->c;
 	char err[256];
 
@@ -1068,13 +599,13 @@ conf_key_maildatd(struct conf_parser *p, enum conf_key k, const char *name,
 		conf_duration(p, name, v, 24 * MS_HOUR, &c->connect_timeout_ms);
 		break;
 	case K_SYSLOG:
-		if (conf_parse_syslog(v, &d, err, sizeof(err)) == -1)
+		if (confval_syslog(v, &d, err, sizeof(err)) == -1)
 			conf_error(p, p->lineno, "syslog: %s", err);
 		else
 			conf_setstr(&c->syslog, v);
 		break;
 	case K_SYSLOG_FACILITY:
-		if (conf_parse_facility(v, &c->syslog_facility) == -1)
+		if (confval_facility(v, &c->syslog_facility) == -1)
 			conf_error(p, p->lineno, "syslog_facility: unknown "
 			    "facility '" CONF_ECHO "' (expected daemon, user or "
 			    "local0 to local7)", v);
@@ -1083,7 +614,7 @@ conf_key_maildatd(struct conf_parser *p, enum conf_key k, const char *name,
 		conf_path(p, name, v, 0, CONF_SUN_PATH - 1, &c->control_socket);
 		break;
 	case K_USER:
-		if (!conf_valid_name(v) || v[0] == '-')
+		if (!confval_name(v) || v[0] == '-')
 			conf_error(p, p->lineno, "user: bad user name '"
 			    CONF_ECHO "'", v);
 		else
@@ -1126,7 +657,7 @@ conf_key_target(struct conf_parser *p, struct conf_sectinfo *si,
 		conf_add_hosts(p, t, v);
 		break;
 	case K_SHARE:
-		if (!conf_valid_share(v))
+		if (!confval_share(v))
 			conf_error(p, p->lineno, "share: bad share name '"
 			    CONF_ECHO "'", v);
 		else
@@ -1135,7 +666,7 @@ conf_key_target(struct conf_parser *p, struct conf_sectinfo *si,
 	case K_CREDENTIALS:
 		if (strcmp(v, "guest") == 0)
 			conf_setstr(&t->credentials, NULL);
-		else if (!conf_valid_name(v))
+		else if (!confval_name(v))
 			conf_error(p, p->lineno, "credentials: bad name '"
 			    CONF_ECHO "'", v);
 		else
@@ -1151,7 +682,7 @@ conf_key_target(struct conf_parser *p, struct conf_sectinfo *si,
 		conf_duration(p, name, v, 24 * MS_HOUR, &t->timeout_ms);
 		break;
 	case K_URL:
-		conf_add_url(p, si, t, v);
+		conf_add_url(p, t, v);
 		break;
 	case K_DISCOVER:
 		conf_bool(p, name, v, &t->discover);
@@ -1172,7 +703,7 @@ conf_key_rule(struct conf_parser *p, struct conf_sectinfo *si,
 		conf_bool(p, name, v, &r->enabled);
 		break;
 	case K_SEVERITY:
-		if (conf_parse_severity(v, &r->severity) == -1)
+		if (confval_severity(v, &r->severity) == -1)
 			conf_error(p, p->lineno, "severity: unknown severity '"
 			    CONF_ECHO "' (expected emerg, alert, crit, err, "
 			    "warning, notice, info or debug)", v);
@@ -1271,7 +802,7 @@ conf_continue(struct conf_parser *p, char *v)
 		conf_add_hosts(p, &p->c->targets[si->idx], v);
 		break;
 	case K_URL:
-		conf_add_url(p, si, &p->c->targets[si->idx], v);
+		conf_add_url(p, &p->c->targets[si->idx], v);
 		break;
 	default:
 		conf_error(p, p->lineno, "indented line: '%s' takes one line "
@@ -1282,48 +813,15 @@ conf_continue(struct conf_parser *p, char *v)
 	}
 }
 
-/* ini_handler: section and line come from the reader, not from inih. */
-static int
-conf_handler(void *user, const char *section, const char *name,
-    const char *value)
-{
-	struct conf_parser *p = user;
-	char *v;
-
-	(void)section;
-	switch (p->kind) {
-	case LINE_CONT:
-		if (p->lvalue != NULL)
-			conf_continue(p, conf_clean(p->lvalue));
-		break;
-	case LINE_KEY:
-		if (p->lname != NULL) {
-			name = p->lname;
-			value = p->lvalue;
-		}
-		v = xstrdup(value != NULL ? value : "");
-		conf_key(p, name, conf_clean(v));
-		free(v);
-		p->kind = LINE_SKIP;	/* one call per line */
-		break;
-	default:
-		break;
-	}
-	return 1;
-}
-
 /* Checks that need the whole file, and the auth files. */
 static void
 conf_finish(struct conf_parser *p)
 {
 	struct conf *c = p->c;
 	struct conf_sectinfo *si;
-	struct conf_credentials *cr;
 	struct conf_target *t;
 	struct conf_rule *r;
-	struct authfile af;
-	struct smburl u;
-	char err[512];
+	struct location u;
 	size_t i, j;
 
 	for (i = 0; i < p->nsects; i++) {
@@ -1332,23 +830,11 @@ conf_finish(struct conf_parser *p)
 		case SECT_MAILDATD:
 			break;
 		case SECT_CREDENTIALS:
-			cr = &c->creds[si->idx];
-			if (si->seen[K_AUTH_FILE] == 0) {
+			if (si->seen[K_AUTH_FILE] == 0)
 				conf_error(p, si->line, "%s has no auth_file",
 				    si->label);
-				break;
-			}
-			if (cr->auth_file == NULL || (p->flags & CONF_NO_SECRETS))
-				break;		/* reported already, or not wanted */
-			if (authfile_read(cr->auth_file, &af, err,
-			    sizeof(err)) == -1) {
-				conf_error(p, si->seen[K_AUTH_FILE],
-				    "credentials %s: %s", cr->name, err);
-				break;
-			}
-			cr->username = af.username;
-			cr->password = af.password;
-			cr->domain = af.domain;
+			c->creds[si->idx].auth_file_line =
+			    si->seen[K_AUTH_FILE];
 			break;
 		case SECT_TARGET:
 			t = &c->targets[si->idx];
@@ -1364,7 +850,7 @@ conf_finish(struct conf_parser *p)
 				conf_error(p, si->line, "%s has neither hosts "
 				    "nor url", si->label);
 			else if (t->nhosts == 0 && t->nurls == 0 &&
-			    p->nerrs == 0)
+			    si->nerrs == 0)
 				conf_error(p, si->seen[K_HOSTS] ?
 				    si->seen[K_HOSTS] : si->line, "%s names no "
 				    "host", si->label);
@@ -1375,15 +861,15 @@ conf_finish(struct conf_parser *p)
 				    "[credentials %s] section)", si->label,
 				    t->credentials, t->credentials);
 			for (j = 0; j < t->nurls && !t->discover; j++) {
-				if (smburl_parse(t->urls[j], 1, &u, err,
-				    sizeof(err)) == -1)
+				if (location_parse(t->urls[j], LOCATION_NO_SHARE,
+				    &u, NULL, 0) == -1)
 					continue;
-				if (u.share == NULL || u.share[0] == '\0')
-					conf_error(p, si->urllines[j], "url "
+				if (u.share[0] == '\0')
+					conf_error(p, t->url_lines[j], "url "
 					    "'%s' names no share (add one, or "
 					    "set discover = yes to crawl the "
 					    "host's shares)", t->urls[j]);
-				smburl_free(&u);
+				location_free(&u);
 			}
 			break;
 		case SECT_RULE:
@@ -1402,57 +888,78 @@ conf_finish(struct conf_parser *p)
 }
 
 /*
- * Read and check the file at path and the auth file of every [credentials]
- * section.
+ * Read lines from f: comments and blank lines, continuation lines,
+ * section headers and keys.  Nothing here ends a continuation but a
+ * section header or another key (a comment or blank line between a key
+ * and its continuation lines is skipped).
  */
+static void
+conf_read(struct conf_parser *p, FILE *f)
+{
+	char *s, *t, *sep;
+	ssize_t n;
+
+	while ((n = getline(&p->buf, &p->bufcap, f)) != -1) {
+		p->lineno++;
+		s = p->buf;
+		if (p->lineno == 1 && (unsigned char)s[0] == 0xEF &&
+		    (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF)
+			s += 3;
+		t = conf_lskip(s);
+		if ((size_t)n != strlen(p->buf))
+			conf_error(p, p->lineno, "NUL byte in the line");
+		else if (*t == '\0' || *t == ';' || *t == '#')
+			continue;	/* comment or blank */
+		else if (p->prevkey && t > s)
+			conf_continue(p, conf_clean(t));
+		else if (*t == '[') {
+			p->prevkey = 0;
+			conf_section(p, t);
+		} else if (*(sep = conf_find(t, "=:")) == '\0')
+			conf_error(p, p->lineno, "expected 'key = value', "
+			    "'[section]' or a comment");
+		else {
+			p->prevkey = 1;
+			*sep = '\0';
+			conf_key(p, conf_trim(t), conf_clean(sep + 1));
+		}
+	}
+	if (ferror(f))
+		conf_error(p, 0, "read error: %s", strerror(errno));
+}
+
+/* Read and check the file at path. */
 int
 conf_load(const char *path, struct conf **out, struct conf_errors *errs)
 {
-	return conf_load_flags(path, 0, out, errs);
-}
-
-/* conf_load() with flags: CONF_NO_SECRETS leaves credentials unread. */
-int
-conf_load_flags(const char *path, int flags, struct conf **out,
-    struct conf_errors *errs)
-{
 	struct conf_parser p;
+	FILE *f;
 	size_t i;
-	int rc;
 
 	*out = NULL;
 	memset(errs, 0, sizeof(*errs));
 	memset(&p, 0, sizeof(p));
 	p.path = path;
-	p.flags = flags;
 	p.cur = -1;
 	p.contkey = -1;
-	if ((p.f = fopen(path, "re")) == NULL) {
+	if ((f = fopen(path, "re")) == NULL) {
 		conf_error(&p, 0, "%s", strerror(errno));
 		goto done;
 	}
 	p.c = conf_new(path);
-	rc = ini_parse_stream(conf_reader, &p, conf_handler, &p);
-	if (ferror(p.f))
-		conf_error(&p, 0, "read error");
-	else if (rc == -2)
-		conf_error(&p, 0, "out of memory");
-	else if (rc != 0 && p.nerrs == 0)
-		conf_error(&p, rc, "syntax error");
-	fclose(p.f);
-	free(p.lname);
-	free(p.lvalue);
+	conf_read(&p, f);
+	fclose(f);
 	if (p.buf != NULL) {
 		explicit_bzero(p.buf, p.bufcap);
 		free(p.buf);
 	}
+	p.cur = -1;
 	conf_finish(&p);
-	for (i = 0; i < p.nsects; i++) {
+	for (i = 0; i < p.nsects; i++)
 		free(p.sects[i].label);
-		free(p.sects[i].urllines);
-	}
 	free(p.sects);
 done:
+	*out = p.c;
 	if (p.nerrs > 0) {
 		qsort(p.errs, p.nerrs, sizeof(*p.errs), conf_errcmp);
 		errs->v = xcalloc(p.nerrs, sizeof(*errs->v));
@@ -1460,10 +967,8 @@ done:
 			errs->v[i] = p.errs[i].msg;
 		errs->n = p.nerrs;
 		free(p.errs);
-		conf_free(p.c);
 		return -1;
 	}
-	*out = p.c;
 	return 0;
 }
 
@@ -1478,9 +983,9 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->ncreds; i++) {
 		free(c->creds[i].name);
 		free(c->creds[i].auth_file);
-		conf_wipe(c->creds[i].username);
-		conf_wipe(c->creds[i].password);
-		conf_wipe(c->creds[i].domain);
+		xfree_secret(c->creds[i].username);
+		xfree_secret(c->creds[i].password);
+		xfree_secret(c->creds[i].domain);
 	}
 	free(c->creds);
 	for (i = 0; i < c->ntargets; i++) {
@@ -1493,6 +998,8 @@ conf_free(struct conf *c)
 		for (j = 0; j < t->nurls; j++)
 			free(t->urls[j]);
 		free(t->urls);
+		free(t->host_lines);
+		free(t->url_lines);
 		free(t->share);
 		free(t->credentials);
 		free(t->min_protocol);
@@ -1526,6 +1033,131 @@ conf_errors_free(struct conf_errors *e)
 	free(e->v);
 	e->v = NULL;
 	e->n = 0;
+}
+
+/* Append a message to e. */
+void
+conf_errors_add(struct conf_errors *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->v = xreallocarray(e->v, e->n + 1, sizeof(*e->v));
+	va_start(ap, fmt);
+	e->v[e->n++] = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+/* The line number after "PATH:" in a message of path, or 0. */
+static long
+conf_errors_line(const char *msg, const char *path)
+{
+	size_t n = strlen(path);
+	char *end;
+	long l;
+
+	if (strncmp(msg, path, n) != 0 || msg[n] != ':')
+		return 0;
+	l = strtol(msg + n + 1, &end, 10);
+	return end != msg + n + 1 && *end == ':' ? l : 0;
+}
+
+struct conf_errref {
+	char	*msg;
+	long	 line;
+	size_t	 seq;
+};
+
+static int
+conf_errrefcmp(const void *a, const void *b)
+{
+	const struct conf_errref *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Sort the messages of e about file path by line, keeping the order of ties. */
+void
+conf_errors_sort(struct conf_errors *e, const char *path)
+{
+	struct conf_errref *r;
+	size_t i;
+
+	if (e->n < 2)
+		return;
+	r = xcalloc(e->n, sizeof(*r));
+	for (i = 0; i < e->n; i++) {
+		r[i].msg = e->v[i];
+		r[i].line = conf_errors_line(e->v[i], path);
+		r[i].seq = i;
+	}
+	qsort(r, e->n, sizeof(*r), conf_errrefcmp);
+	for (i = 0; i < e->n; i++)
+		e->v[i] = r[i].msg;
+	free(r);
+}
+
+/* Log each message of e as a warning and join them, one a line, into msg. */
+void
+conf_errors_log(const struct conf_errors *e, char *msg, size_t msglen)
+{
+	size_t i, off = 0;
+
+	if (msg != NULL && msglen > 0)
+		msg[0] = '\0';
+	for (i = 0; i < e->n; i++) {
+		log_warnx("%s", e->v[i]);
+		if (msg != NULL && off < msglen)
+			off += (size_t)snprintf(msg + off, msglen - off,
+			    "%s%s", i ? "\n" : "", e->v[i]);
+	}
+}
+
+/*
+ * Read the auth file of every [credentials] section of c: the one place
+ * secrets are read.  With old (a reload), a file this process may no
+ * longer read (EACCES, after the privilege drop) keeps the credentials of
+ * old's section of the same name and file.
+ */
+int
+conf_read_secrets(struct conf *c, const struct conf *old,
+    struct conf_errors *errs)
+{
+	const struct conf_credentials *oc;
+	struct conf_credentials *cr;
+	struct authfile af;
+	char err[512];
+	size_t i, before = errs->n;
+
+	for (i = 0; i < c->ncreds; i++) {
+		cr = &c->creds[i];
+		if (cr->auth_file == NULL)
+			continue;	/* reported by conf_load() */
+		if (old != NULL && access(cr->auth_file, R_OK) == -1 &&
+		    errno == EACCES &&
+		    (oc = conf_find_credentials(old, cr->name)) != NULL &&
+		    oc->auth_file != NULL &&
+		    strcmp(oc->auth_file, cr->auth_file) == 0) {
+			log_warnx("credentials %s: %s is not readable by this "
+			    "user; keeping the credentials read at start (make "
+			    "it owned by the daemon's user to reload them)",
+			    cr->name, cr->auth_file);
+			cr->username = xstrdup_null(oc->username);
+			cr->password = xstrdup_null(oc->password);
+			cr->domain = xstrdup_null(oc->domain);
+			continue;
+		}
+		if (authfile_read(cr->auth_file, &af, err, sizeof(err)) == -1) {
+			conf_errors_add(errs, "%s:%d: credentials %s: %s",
+			    c->path, cr->auth_file_line, cr->name, err);
+			continue;
+		}
+		cr->username = af.username;
+		cr->password = af.password;
+		cr->domain = af.domain;
+	}
+	return errs->n > before ? -1 : 0;
 }
 
 /* Return the [credentials] section called name, or NULL. */
@@ -1572,136 +1204,3 @@ conf_rule_is_builtin(const char *name)
 	return 0;
 }
 
-/* Append smb://host/share for host to the list. */
-static void
-conf_urls_add(char ***v, size_t *n, size_t *cap, const char *host,
-    const char *share)
-{
-	struct smburl u;
-
-	if (*n == *cap) {
-		*cap = *cap == 0 ? 16 : *cap * 2;
-		*v = xreallocarray(*v, *cap, sizeof(**v));
-	}
-	memset(&u, 0, sizeof(u));
-	u.host = (char *)host;
-	u.share = (char *)share;
-	u.path = (char *)"";
-	(*v)[(*n)++] = smburl_format(&u, NULL);
-}
-
-struct conf_urlref {
-	const char	*url;
-	size_t		 pos;
-};
-
-static int
-conf_urlrefcmp(const void *a, const void *b)
-{
-	const struct conf_urlref *x = a, *y = b;
-	int r;
-
-	if ((r = strcmp(x->url, y->url)) != 0)
-		return r;
-	return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-/* Drop repeated URLs from v, keeping the first of each, in order. */
-static void
-conf_urls_dedup(char **v, size_t *n)
-{
-	struct conf_urlref *ref;
-	size_t i, o;
-	char *drop;
-
-	if (*n < 2)
-		return;
-	ref = xcalloc(*n, sizeof(*ref));
-	drop = xcalloc(*n, 1);
-	for (i = 0; i < *n; i++) {
-		ref[i].url = v[i];
-		ref[i].pos = i;
-	}
-	qsort(ref, *n, sizeof(*ref), conf_urlrefcmp);
-	for (i = 1; i < *n; i++)
-		if (strcmp(ref[i].url, ref[i - 1].url) == 0)
-			drop[ref[i].pos] = 1;
-	for (i = o = 0; i < *n; i++) {
-		if (drop[i])
-			free(v[i]);
-		else
-			v[o++] = v[i];
-	}
-	*n = o;
-	free(ref);
-	free(drop);
-}
-
-/*
- * Build the smb:// URLs of t: each hosts entry as smb://HOST/SHARE (an IPv4
- * range expanded to its addresses, without network and broadcast address
- * below /31), then each url entry, in order, a URL repeated dropped.
- */
-int
-conf_target_urls(const struct conf_target *t, char ***urls, size_t *n)
-{
-	struct conf_host h;
-	struct in_addr a4;
-	struct smburl u;
-	char err[512], host[INET_ADDRSTRLEN];
-	char **v = NULL;
-	size_t nv = 0, cap = 0, i;
-	uint64_t a, first, last, size;
-	const char *share = t->share != NULL ? t->share : CONF_DEFAULT_SHARE;
-
-	*urls = NULL;
-	*n = 0;
-	for (i = 0; i < t->nhosts; i++) {
-		if (conf_host_parse(t->hosts[i], &h, err, sizeof(err)) == -1)
-			goto fail;
-		if (!h.range) {
-			conf_urls_add(&v, &nv, &cap, h.host, share);
-			continue;
-		}
-		size = UINT64_C(1) << (32 - h.prefix);
-		first = h.net;
-		last = (uint64_t)h.net + size - 1;
-		if (h.prefix < 31) {
-			first++;
-			last--;
-		}
-		for (a = first; a <= last; a++) {
-			a4.s_addr = htonl((uint32_t)a);
-			inet_ntop(AF_INET, &a4, host, sizeof(host));
-			conf_urls_add(&v, &nv, &cap, host, share);
-		}
-	}
-	for (i = 0; i < t->nurls; i++) {
-		if (smburl_parse(t->urls[i], 1, &u, err, sizeof(err)) == -1)
-			goto fail;
-		if (nv == cap) {
-			cap = cap == 0 ? 16 : cap * 2;
-			v = xreallocarray(v, cap, sizeof(*v));
-		}
-		v[nv++] = smburl_format(&u, NULL);
-		smburl_free(&u);
-	}
-	conf_urls_dedup(v, &nv);
-	*urls = v;
-	*n = nv;
-	return 0;
-fail:
-	conf_target_urls_free(v, nv);
-	return -1;
-}
-
-/* Free an array returned by conf_target_urls(). */
-void
-conf_target_urls_free(char **urls, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(urls[i]);
-	free(urls);
-}

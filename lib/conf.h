@@ -1,5 +1,5 @@
 /*
- * conf: maildatd.conf.  The file is ini syntax, read with inih:
+ * conf: maildatd.conf, an ini file:
  *
  *	[maildatd]		global settings (optional; every key has a default)
  *	[credentials NAME]	auth_file = an smbclient -A file, mode 0600/0400
@@ -19,8 +19,9 @@
  *
  * Every problem is reported, not just the first, as "FILE:LINE: message"
  * (or "FILE: message" when no line is at fault), sorted by line.  The
- * passwords of the auth files are kept in memory only; they are never put
- * in a message, and conf_free() wipes them.
+ * passwords of the auth files, read by conf_read_secrets() alone, are kept
+ * in memory only; they are never put in a message, and conf_free() wipes
+ * them.
  */
 #ifndef MAILDAT_CONF_H
 #define MAILDAT_CONF_H
@@ -38,6 +39,7 @@
 struct conf_credentials {
 	char	*name;
 	char	*auth_file;
+	int	 auth_file_line;
 	char	*username;	/* from the auth file */
 	char	*password;	/* from the auth file; "" when it names none */
 	char	*domain;	/* from the auth file; NULL when it names none */
@@ -47,8 +49,10 @@ struct conf_credentials {
 struct conf_target {
 	char	*name;
 	char	**hosts;	/* name, IPv4, IPv4/16../32, IPv6 (no brackets) */
+	int	*host_lines;	/* the line of each */
 	size_t	 nhosts;
 	char	**urls;		/* url = entries, as written */
+	int	*url_lines;	/* the line of each */
 	size_t	 nurls;
 	char	*share;		/* default "MAILDAT$" */
 	char	*credentials;	/* a [credentials] name; NULL = guest */
@@ -103,33 +107,23 @@ struct conf_errors {
 	size_t	 n;
 };
 
-/* Where a syslog = destination sends messages (see conf_parse_syslog()). */
-enum conf_syslog_kind {
-	CONF_SYSLOG_LOCAL,	/* the local syslog(3) socket, /dev/log */
-	CONF_SYSLOG_UNIX,	/* a datagram socket at path */
-	CONF_SYSLOG_UDP,
-	CONF_SYSLOG_TCP
-};
-
-struct conf_syslog {
-	enum conf_syslog_kind kind;
-	char	path[108];	/* CONF_SYSLOG_UNIX */
-	char	host[256];	/* UDP/TCP: name, IPv4, or IPv6 without brackets */
-	char	port[6];	/* UDP/TCP: decimal 1..65535 */
-};
-
 /*
- * Read and check the file at path and the auth file of every [credentials]
- * section.  Returns 0 with the result in *out and errs empty, or -1 with
- * *out NULL and every problem in errs (free it with conf_errors_free()).
- * errs is overwritten, not appended to.
+ * Read and check the file at path (auth files are not read: see
+ * conf_read_secrets()).  Returns 0 with the result in *out and errs empty,
+ * or -1 with every problem in errs (free it with conf_errors_free()) and
+ * in *out what could be read, for further checks (NULL if the file could
+ * not be read); conf_free() it either way.  errs is overwritten.
  */
 int	conf_load(const char *path, struct conf **out, struct conf_errors *errs);
 
-#define CONF_NO_SECRETS	0x01	/* do not read auth files (maildatctl) */
-
-/* conf_load() with flags: CONF_NO_SECRETS leaves credentials unread. */
-int	conf_load_flags(const char *path, int flags, struct conf **out,
+/*
+ * Read the auth file of every [credentials] section of c: the one place
+ * secrets are read.  With old (a reload), a file this process may no
+ * longer read (after the privilege drop) keeps the credentials of old's
+ * section of the same name and path, and says so in the log.  Returns 0,
+ * or -1 with each problem, as FILE:LINE: message, appended to errs.
+ */
+int	conf_read_secrets(struct conf *c, const struct conf *old,
 	    struct conf_errors *errs);
 
 /* Free c, wiping the credentials first; NULL is ignored. */
@@ -137,6 +131,17 @@ void	conf_free(struct conf *c);
 
 /* Free the messages in e and empty it. */
 void	conf_errors_free(struct conf_errors *e);
+
+/* Append a message to e. */
+void	conf_errors_add(struct conf_errors *e, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* Sort the messages of e about file path by line, keeping the order of ties. */
+void	conf_errors_sort(struct conf_errors *e, const char *path);
+
+/* Log each message of e as a warning and join them, one a line, into msg (NULL: only log). */
+void	conf_errors_log(const struct conf_errors *e, char *msg,
+	    size_t msglen);
 
 /* Return the [credentials] section called name, or NULL. */
 const struct conf_credentials *conf_find_credentials(const struct conf *c,
@@ -150,37 +155,5 @@ const char *conf_default_path(void);
 
 /* Return 1 if name is one of the built-in rules, else 0. */
 int	conf_rule_is_builtin(const char *name);
-
-/*
- * Build the smb:// URLs of t: each hosts entry as smb://HOST/SHARE (an IPv4
- * range expanded to its addresses, without network and broadcast address
- * below /31), then each url entry, in order, a URL repeated dropped.
- * Returns 0 with a malloc'd array in *urls (free it with
- * conf_target_urls_free()), or -1 if an entry is invalid.
- */
-int	conf_target_urls(const struct conf_target *t, char ***urls, size_t *n);
-
-/* Free an array returned by conf_target_urls(). */
-void	conf_target_urls_free(char **urls, size_t n);
-
-/* Parse yes/no/true/false/on/off/1/0 (any case); 0 and *v set, or -1. */
-int	conf_parse_bool(const char *s, int *v);
-
-/* Parse a syslog severity name (emerg ... debug) into LOG_*; 0 or -1. */
-int	conf_parse_severity(const char *s, int *v);
-
-/* Return the name of a LOG_* severity, or "unknown". */
-const char *conf_severity_name(int sev);
-
-/* Parse daemon, user or local0..local7 into LOG_*; 0 or -1. */
-int	conf_parse_facility(const char *s, int *v);
-
-/*
- * Parse a syslog = destination: local, unix:/abs/path, udp:host:port or
- * tcp:host:port (an IPv6 host in brackets).  Returns 0, or -1 with a
- * message in err.
- */
-int	conf_parse_syslog(const char *s, struct conf_syslog *d, char *err,
-	    size_t errlen);
 
 #endif

@@ -20,145 +20,25 @@
 #include "clock.h"
 #include "crawl.h"
 #include "log.h"
+#include "location.h"
 #include "smbio.h"
-#include "smburl.h"
 #include "xmalloc.h"
 
 #define CRAWL_MASTER_CAP	(64 * 1024)
 #define CRAWL_TABLE_CAP		(16 * 1024 * 1024)
 #define CRAWL_MAX_SUBDIRS	1024
 
-static const char *const crawl_outcome_names[CRAWL_NOUTCOMES] = {
-	"ok", "not-postoffice", "malformed", "auth-failed", "access-denied",
-	"unreachable", "timeout", "error"
-};
-
-/* Return the contract name of an outcome ("ok", "not-postoffice", ...). */
-const char *
-crawl_outcome_name(enum crawl_outcome o)
-{
-	if ((unsigned)o >= CRAWL_NOUTCOMES)
-		return "error";
-	return crawl_outcome_names[o];
-}
-
-/* Parse an outcome name; returns 0 and sets *o, or -1 if unknown. */
-int
-crawl_outcome_parse(const char *name, enum crawl_outcome *o)
-{
-	int i;
-
-	for (i = 0; i < CRAWL_NOUTCOMES; i++)
-		if (strcmp(name, crawl_outcome_names[i]) == 0) {
-			*o = (enum crawl_outcome)i;
-			return 0;
-		}
-	return -1;
-}
-
-/* Build the UNC location string for host, port, share and path. */
-char *
-crawl_location(const char *host, uint16_t port, const char *share,
-    const char *path)
-{
-	char portbuf[16] = "";
-	char *loc, *p;
-
-	if (port != 0 && port != 445)
-		snprintf(portbuf, sizeof(portbuf), "@%u", port);
-	if (share[0] == '\0')
-		return xasprintf("\\\\%s%s", host, portbuf);
-	loc = xasprintf("\\\\%s%s\\%s%s%s", host, portbuf, share,
-	    path[0] ? "\\" : "", path);
-	for (p = loc + 2; *p != '\0'; p++)
-		if (*p == '/')
-			*p = '\\';
-	return loc;
-}
-
-/* Return the address "NETWORK/POSTOFFICE" of a result into out. */
-void
-crawl_address(const struct crawl_result *r, char *out, size_t outlen)
-{
-	if (r->has_master)
-		snprintf(out, outlen, "%s/%s", r->master.network,
-		    r->master.postoffice);
-	else if (outlen > 0)
-		out[0] = '\0';
-}
-
-/* Release what a result owns and zero it. */
-void
-crawl_result_free(struct crawl_result *r)
-{
-	free(r->location);
-	free(r->host);
-	free(r->share);
-	free(r->path);
-	free(r->error);
-	free(r->routes);
-	memset(r, 0, sizeof(*r));
-}
-
-/* Release every result in a list and the list's array. */
-void
-crawl_results_free(struct crawl_results *rs)
-{
-	size_t i;
-
-	for (i = 0; i < rs->n; i++)
-		crawl_result_free(&rs->v[i]);
-	free(rs->v);
-	rs->v = NULL;
-	rs->n = 0;
-}
-
-/* Add a message to r->error, separated by "; ". */
-static void __attribute__((format(printf, 2, 3)))
-crawl_note(struct crawl_result *r, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg, *joined;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1)
-		fatal("vasprintf");
-	va_end(ap);
-	if (r->error == NULL)
-		r->error = msg;
-	else {
-		joined = xasprintf("%s; %s", r->error, msg);
-		free(r->error);
-		free(msg);
-		r->error = joined;
-	}
-}
-
-/* Record a failure: the first failure decides the outcome. */
-static void
-crawl_fail(struct crawl_result *r, enum crawl_outcome o, const char *msg)
-{
-	if (r->outcome == CRAWL_OK)
-		r->outcome = o;
-	crawl_note(r, "%s", msg);
-}
-
-static struct crawl_result *
-crawl_new_result(struct crawl_results *out, const struct smburl *u,
+/* Append a result for folder path of u's share. */
+static struct result *
+crawl_new_result(struct results *out, const struct location *u,
     const char *path, int64_t started)
 {
-	struct crawl_result *r;
+	struct location l;
+	struct result *r;
 
-	out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
-	r = &out->v[out->n++];
-	memset(r, 0, sizeof(*r));
-	r->host = xstrdup(u->host);
-	r->port = u->port;
-	r->share = xstrdup(u->share);
-	r->path = xstrdup(path);
-	r->location = crawl_location(u->host, u->port, u->share, path);
-	r->outcome = CRAWL_OK;
-	r->started_us = started;
+	location_set(&l, u->host, u->port, u->share, path);
+	r = results_add(out, &l, started);
+	location_free(&l);
 	return r;
 }
 
@@ -185,10 +65,10 @@ crawl_join(const char *a, const char *b)
 
 /* Read the file rel (relative to the URL's folder) of u. */
 static int
-crawl_read(struct smbio *io, const struct smburl *u, const char *rel,
+crawl_read(struct smbio *io, const struct location *u, const char *rel,
     size_t cap, uint8_t **buf, size_t *len, struct smbio_status *st)
 {
-	char *url = smburl_format(u, rel);
+	char *url = location_url(u, rel);
 	int rc;
 
 	rc = smbio_readfile(io, url, cap, buf, len, st);
@@ -197,10 +77,10 @@ crawl_read(struct smbio *io, const struct smburl *u, const char *rel,
 }
 
 static int
-crawl_list(struct smbio *io, const struct smburl *u, const char *rel,
+crawl_list(struct smbio *io, const struct location *u, const char *rel,
     struct smbio_dirent **v, size_t *n, struct smbio_status *st)
 {
-	char *url = smburl_format(u, rel);
+	char *url = location_url(u, rel);
 	int rc;
 
 	rc = smbio_listdir(io, url, v, n, st);
@@ -259,7 +139,7 @@ crawl_po_free(struct crawl_po *p)
 
 /* Find how the server spells folder d, listing p's folder if need be. */
 static int
-crawl_resolve(struct smbio *io, const struct smburl *u, struct crawl_po *p,
+crawl_resolve(struct smbio *io, const struct location *u, struct crawl_po *p,
     struct crawl_dir *d, struct smbio_status *st)
 {
 	const struct smbio_dirent *e;
@@ -284,7 +164,7 @@ crawl_resolve(struct smbio *io, const struct smburl *u, struct crawl_po *p,
  * 0 with the bytes in *buf, 1 if there is no such file, or -1 with st set.
  */
 static int
-crawl_fetch(struct smbio *io, const struct smburl *u, struct crawl_po *p,
+crawl_fetch(struct smbio *io, const struct location *u, struct crawl_po *p,
     struct crawl_dir *d, const char *fname, size_t cap, uint8_t **buf,
     size_t *len, struct smbio_status *st)
 {
@@ -303,7 +183,7 @@ crawl_fetch(struct smbio *io, const struct smburl *u, struct crawl_po *p,
 		free(dir);
 		rc = crawl_read(io, u, rel, cap, buf, len, st);
 		free(rel);
-		if (rc == 0 || st->outcome != CRAWL_NOT_POSTOFFICE)
+		if (rc == 0 || st->outcome != OUTCOME_NOT_POSTOFFICE)
 			return rc;
 		/* Missed: look for the names. */
 		if (crawl_resolve(io, u, p, d, st) == -1)
@@ -332,17 +212,17 @@ crawl_fetch(struct smbio *io, const struct smburl *u, struct crawl_po *p,
  * postoffice, "not found" is an error, not a verdict on the folder.
  */
 static void
-crawl_fetch_fail(struct crawl_result *r, const struct smbio_status *st)
+crawl_fetch_fail(struct result *r, const struct smbio_status *st)
 {
-	crawl_fail(r, st->outcome == CRAWL_NOT_POSTOFFICE ? CRAWL_ERROR :
+	result_fail(r, st->outcome == OUTCOME_NOT_POSTOFFICE ? OUTCOME_ERROR :
 	    st->outcome, st->message);
 }
 
 static void
-crawl_add_route(struct crawl_result *r, const char *network,
+crawl_add_route(struct result *r, const char *network,
     const char *postoffice, uint8_t type)
 {
-	struct crawl_route *rt;
+	struct result_route *rt;
 
 	r->routes = xreallocarray(r->routes, r->nroutes + 1,
 	    sizeof(*r->routes));
@@ -355,8 +235,8 @@ crawl_add_route(struct crawl_result *r, const char *network,
 
 /* Read the XTN files named by NETWORK.GLB and fill r's routes. */
 static void
-crawl_routes(struct smbio *io, const struct smburl *u, struct crawl_po *p,
-    const struct po_network *nw, size_t nnw, struct crawl_result *r)
+crawl_routes(struct smbio *io, const struct location *u, struct crawl_po *p,
+    const struct po_network *nw, size_t nnw, struct result *r)
 {
 	struct smbio_status st;
 	struct po_xtn *xs;
@@ -377,21 +257,21 @@ crawl_routes(struct smbio *io, const struct smburl *u, struct crawl_po *p,
 			snprintf(err, sizeof(err), "XTN\\%s, named by the "
 			    "NETWORK.GLB record of network %s, is missing",
 			    fname, nw[i].name);
-			crawl_fail(r, CRAWL_MALFORMED, err);
+			result_fail(r, OUTCOME_MALFORMED, err);
 			continue;
 		}
 		if (rc == -1) {
 			crawl_fetch_fail(r, &st);
 			/* A server gone quiet would only time out again. */
-			if (st.outcome == CRAWL_TIMEOUT ||
-			    st.outcome == CRAWL_UNREACHABLE)
+			if (st.outcome == OUTCOME_TIMEOUT ||
+			    st.outcome == OUTCOME_UNREACHABLE)
 				return;
 			continue;
 		}
 		if (po_parse_xtn(buf, len, &xs, &nx, err, sizeof(err)) !=
 		    PO_OK) {
 			snprintf(msg, sizeof(msg), "XTN\\%s: %s", fname, err);
-			crawl_fail(r, CRAWL_MALFORMED, msg);
+			result_fail(r, OUTCOME_MALFORMED, msg);
 			free(buf);
 			continue;
 		}
@@ -408,10 +288,10 @@ crawl_routes(struct smbio *io, const struct smburl *u, struct crawl_po *p,
  * GLB\MASTER.GLB when the caller has read them already (NULL: read here).
  */
 static void
-crawl_postoffice(struct smbio *io, const struct smburl *u, struct crawl_po *p,
-    uint8_t *master, size_t mlen, struct crawl_results *out, int64_t started)
+crawl_postoffice(struct smbio *io, const struct location *u, struct crawl_po *p,
+    uint8_t *master, size_t mlen, struct results *out, int64_t started)
 {
-	struct crawl_result *r;
+	struct result *r;
 	struct smbio_status st;
 	struct po_network *nw = NULL;
 	size_t len, nnw = 0;
@@ -430,7 +310,7 @@ crawl_postoffice(struct smbio *io, const struct smburl *u, struct crawl_po *p,
 	} else if ((rc = crawl_fetch(io, u, p, &p->glb, "MASTER.GLB",
 	    CRAWL_MASTER_CAP, &buf, &len, &st)) != 0) {
 		if (rc == 1)
-			crawl_fail(r, CRAWL_ERROR, "GLB\\MASTER.GLB vanished "
+			result_fail(r, OUTCOME_ERROR, "GLB\\MASTER.GLB vanished "
 			    "while the postoffice was read");
 		else
 			crawl_fetch_fail(r, &st);
@@ -438,7 +318,7 @@ crawl_postoffice(struct smbio *io, const struct smburl *u, struct crawl_po *p,
 	}
 	if (po_parse_master(buf, len, &r->master, err, sizeof(err)) != PO_OK) {
 		snprintf(msg, sizeof(msg), "GLB\\MASTER.GLB: %s", err);
-		crawl_fail(r, CRAWL_MALFORMED, msg);
+		result_fail(r, OUTCOME_MALFORMED, msg);
 		free(buf);
 		goto done;
 	}
@@ -446,7 +326,7 @@ crawl_postoffice(struct smbio *io, const struct smburl *u, struct crawl_po *p,
 	r->has_master = 1;
 	r->checksum_ok = po_checksum_ok(&r->master);
 	if (!r->checksum_ok)
-		crawl_note(r, "GLB\\MASTER.GLB: serial checksum mismatch "
+		result_note(r, "GLB\\MASTER.GLB: serial checksum mismatch "
 		    "(stored 0x%04x, computed 0x%04x)",
 		    r->master.checksum_stored, r->master.checksum_computed);
 
@@ -461,7 +341,7 @@ crawl_postoffice(struct smbio *io, const struct smburl *u, struct crawl_po *p,
 	}
 	if (po_parse_network(buf, len, &nw, &nnw, err, sizeof(err)) != PO_OK) {
 		snprintf(msg, sizeof(msg), "GLB\\NETWORK.GLB: %s", err);
-		crawl_fail(r, CRAWL_MALFORMED, msg);
+		result_fail(r, OUTCOME_MALFORMED, msg);
 		free(buf);
 		goto done;
 	}
@@ -477,8 +357,8 @@ done:
  * return 0 if it is no postoffice.  *why describes a near miss.
  */
 static int
-crawl_try(struct smbio *io, const struct smburl *u, const char *po,
-    const struct smbio_dirent *v, size_t n, struct crawl_results *out,
+crawl_try(struct smbio *io, const struct location *u, const char *po,
+    const struct smbio_dirent *v, size_t n, struct results *out,
     int64_t started, char *why, size_t whylen)
 {
 	const struct smbio_dirent *glbent;
@@ -494,7 +374,7 @@ crawl_try(struct smbio *io, const struct smburl *u, const char *po,
 	rel = crawl_join(po, glbent->name);
 	if (crawl_list(io, u, rel, &glb, &nglb, &st) == -1) {
 		/* A GLB we may not read is a postoffice we cannot see. */
-		struct crawl_result *r;
+		struct result *r;
 		char fullpath[1024];
 
 		snprintf(fullpath, sizeof(fullpath), "%s%s%s", u->path,
@@ -526,136 +406,117 @@ crawl_try(struct smbio *io, const struct smburl *u, const char *po,
 }
 
 /*
- * Crawl url into out.  In discovery mode (quiet) a share that cannot be
- * read or holds no postoffice adds no result.
+ * Crawl the folder of u into out.  In discovery mode (quiet) a share that
+ * cannot be read or holds no postoffice adds no result.  With probe, check
+ * first that the host takes TCP connections.
  *
- * The usual postoffice, at the URL's folder, is read without listing a
- * folder: GLB\MASTER.GLB is opened by name.  When that open misses (no
+ * The usual postoffice, at the location's folder, is read without listing
+ * a folder: GLB\MASTER.GLB is opened by name.  When that open misses (no
  * postoffice there, or names in another case on a case-sensitive share)
  * or is refused, the folder is listed and searched as described at the
  * top of this file, which also gives a refusal its due place.
  */
 static size_t
-crawl_url_mode(struct smbio *io, const char *url, struct crawl_results *out,
-    int quiet)
+crawl_folder(struct smbio *io, const struct location *u, int quiet,
+    int probe, struct results *out)
 {
-	struct smburl u;
 	struct smbio_dirent *v = NULL, *sv;
 	struct smbio_status st;
-	struct crawl_result *r;
+	struct result *r;
 	struct crawl_po p;
 	size_t n = 0, ns, i, before = out->n, scanned = 0, unread = 0, len;
 	int64_t started = clock_wall_us();
-	char err[256], why[256] = "";
+	char why[256] = "";
 	uint8_t *buf;
 
-	if (smburl_parse(url, 0, &u, err, sizeof(err)) == -1) {
-		crawl_result_fail(out, url, CRAWL_ERROR, err);
-		return 1;
-	}
-	smbio_server(io, u.host, u.port, u.share);
-	if (!quiet && smbio_probe(io, u.host, u.port, &st) == -1)
+	smbio_server(io, u->host, u->port, u->share);
+	if (probe && smbio_probe(io, u->host, u->port, &st) == -1)
 		goto unreadable;
-	if (crawl_read(io, &u, "GLB/MASTER.GLB", CRAWL_MASTER_CAP, &buf, &len,
+	if (crawl_read(io, u, "GLB/MASTER.GLB", CRAWL_MASTER_CAP, &buf, &len,
 	    &st) == 0) {
 		crawl_po_init(&p, "");
 		p.glb.name = "GLB";
-		crawl_postoffice(io, &u, &p, buf, len, out, started);
+		crawl_postoffice(io, u, &p, buf, len, out, started);
 		crawl_po_free(&p);
 		goto done;
 	}
-	if (st.outcome == CRAWL_TIMEOUT || st.outcome == CRAWL_UNREACHABLE ||
-	    st.outcome == CRAWL_AUTH_FAILED)
+	if (st.outcome == OUTCOME_TIMEOUT ||
+	    st.outcome == OUTCOME_UNREACHABLE ||
+	    st.outcome == OUTCOME_AUTH_FAILED)
 		goto unreadable;
-	if (crawl_list(io, &u, "", &v, &n, &st) == -1)
+	if (crawl_list(io, u, "", &v, &n, &st) == -1)
 		goto unreadable;
-	if (crawl_try(io, &u, "", v, n, out, started, why, sizeof(why)))
+	if (crawl_try(io, u, "", v, n, out, started, why, sizeof(why)))
 		goto done;
 	for (i = 0; i < n && scanned < CRAWL_MAX_SUBDIRS; i++) {
 		if (!v[i].isdir)
 			continue;
 		scanned++;
-		if (crawl_list(io, &u, v[i].name, &sv, &ns, &st) == -1) {
-			log_debug("%s: %s", url, st.message);
+		if (crawl_list(io, u, v[i].name, &sv, &ns, &st) == -1) {
+			log_debug("%s\\%s: %s", u->share, v[i].name,
+			    st.message);
 			unread++;
 			continue;
 		}
-		crawl_try(io, &u, v[i].name, sv, ns, out, clock_wall_us(), why,
+		crawl_try(io, u, v[i].name, sv, ns, out, clock_wall_us(), why,
 		    sizeof(why));
 		smbio_dirents_free(sv, ns);
 	}
 	if (out->n == before && !quiet) {
-		r = crawl_new_result(out, &u, u.path, started);
-		r->outcome = CRAWL_NOT_POSTOFFICE;
-		r->error = xasprintf("no GLB\\MASTER.GLB here or one folder "
-		    "down%s%s%s", why[0] ? " (" : "", why, why[0] ? ")" : "");
+		r = crawl_new_result(out, u, u->path, started);
+		r->outcome = OUTCOME_NOT_POSTOFFICE;
+		result_note(r, "no GLB\\MASTER.GLB here or one folder down%s%s%s",
+		    why[0] ? " (" : "", why, why[0] ? ")" : "");
 		if (unread > 0)
-			crawl_note(r, "%zu folder(s) could not be read", unread);
+			result_note(r, "%zu folder(s) could not be read",
+			    unread);
 		if (scanned == CRAWL_MAX_SUBDIRS)
-			crawl_note(r, "only the first %d folders were searched",
-			    CRAWL_MAX_SUBDIRS);
+			result_note(r, "only the first %d folders were "
+			    "searched", CRAWL_MAX_SUBDIRS);
 		r->finished_us = clock_wall_us();
 	}
 	goto done;
 
 unreadable:
 	if (quiet) {
-		log_debug("%s: %s", url, st.message);
+		log_debug("%s: %s", u->share, st.message);
 		goto done;
 	}
-	r = crawl_new_result(out, &u, u.path, started);
-	if (st.outcome == CRAWL_NOT_POSTOFFICE && u.path[0] == '\0')
+	r = crawl_new_result(out, u, u->path, started);
+	if (st.outcome == OUTCOME_NOT_POSTOFFICE && u->path[0] == '\0')
 		snprintf(st.message, sizeof(st.message), "no share "
-		    "named %s on %s", u.share, u.host);
-	else if (st.outcome == CRAWL_NOT_POSTOFFICE)
+		    "named %s on %s", u->share, u->host);
+	else if (st.outcome == OUTCOME_NOT_POSTOFFICE)
 		snprintf(st.message, sizeof(st.message), "no share "
-		    "%s or folder %s on %s", u.share, u.path, u.host);
-	crawl_fail(r, st.outcome, st.message);
+		    "%s or folder %s on %s", u->share, u->path, u->host);
+	result_fail(r, st.outcome, st.message);
 	r->finished_us = clock_wall_us();
 done:
 	smbio_dirents_free(v, n);
-	smburl_free(&u);
 	return out->n - before;
 }
 
 /*
- * Crawl the location named by url ("smb://host[:port]/share[/path]") over
- * an open smbio session and append one result per postoffice found to out
- * (one result with the failure when there is none).
+ * List the shares of host u and crawl each that holds a postoffice, at
+ * its root or one folder down.
  */
-size_t
-crawl_url(struct smbio *io, const char *url, struct crawl_results *out)
+static size_t
+crawl_discover(struct smbio *io, const struct location *u, int probe,
+    struct results *out)
 {
-	return crawl_url_mode(io, url, out, 0);
-}
-
-/*
- * List the shares of the host named by url ("smb://host[:port]/") and crawl
- * each that holds a postoffice, at its root or one folder down.
- */
-size_t
-crawl_discover(struct smbio *io, const char *url, struct crawl_results *out)
-{
-	struct smburl u, su;
+	struct location su;
 	struct smbio_dirent *v = NULL;
 	struct smbio_status st;
-	struct crawl_result *r;
+	struct result *r;
 	size_t n = 0, i, before = out->n, shares = 0;
 	int64_t started = clock_wall_us();
-	char err[256], *surl;
 
-	if (smburl_parse(url, 1, &u, err, sizeof(err)) == -1)
-		return crawl_url(io, url, out);
-	if (u.share[0] != '\0') {
-		smburl_free(&u);
-		return crawl_url(io, url, out);
-	}
-	smbio_server(io, u.host, u.port, u.share);
-	if (smbio_probe(io, u.host, u.port, &st) == -1 ||
-	    crawl_list(io, &u, "", &v, &n, &st) == -1) {
-		r = crawl_new_result(out, &u, "", started);
-		crawl_fail(r, st.outcome == CRAWL_NOT_POSTOFFICE ? CRAWL_ERROR :
-		    st.outcome, st.message);
+	smbio_server(io, u->host, u->port, "");
+	if ((probe && smbio_probe(io, u->host, u->port, &st) == -1) ||
+	    crawl_list(io, u, "", &v, &n, &st) == -1) {
+		r = crawl_new_result(out, u, "", started);
+		result_fail(r, st.outcome == OUTCOME_NOT_POSTOFFICE ?
+		    OUTCOME_ERROR : st.outcome, st.message);
 		r->finished_us = clock_wall_us();
 		goto done;
 	}
@@ -663,55 +524,30 @@ crawl_discover(struct smbio *io, const char *url, struct crawl_results *out)
 		if (!v[i].isdir)
 			continue;
 		shares++;
-		memset(&su, 0, sizeof(su));
-		su.host = u.host;
-		su.port = u.port;
-		su.share = v[i].name;
-		su.path = (char *)"";
-		surl = smburl_format(&su, NULL);
-		crawl_url_mode(io, surl, out, 1);
-		free(surl);
+		location_set(&su, u->host, u->port, v[i].name, "");
+		crawl_folder(io, &su, 1, 0, out);
+		location_free(&su);
 	}
 	if (out->n == before) {
-		r = crawl_new_result(out, &u, "", started);
-		r->outcome = CRAWL_NOT_POSTOFFICE;
-		r->error = xasprintf("no share of %s holds a postoffice (%zu "
-		    "shares searched)", u.host, shares);
+		r = crawl_new_result(out, u, "", started);
+		r->outcome = OUTCOME_NOT_POSTOFFICE;
+		result_note(r, "no share of %s holds a postoffice (%zu shares "
+		    "searched)", u->host, shares);
 		r->finished_us = clock_wall_us();
 	}
 done:
 	smbio_dirents_free(v, n);
-	smburl_free(&u);
 	return out->n - before;
 }
 
-/*
- * Append a result for the location url names, with outcome o and message
- * msg: for failures found outside a crawl (probe, deadline, worker death).
- */
-void
-crawl_result_fail(struct crawl_results *out, const char *url,
-    enum crawl_outcome o, const char *msg)
+/* Crawl loc and append one result per postoffice found to out. */
+size_t
+crawl_run(struct smbio *io, const struct location *loc, int flags,
+    struct results *out)
 {
-	struct crawl_result *r;
-	struct smburl u;
-	char err[256];
-	int64_t now = clock_wall_us();
+	int probe = (flags & CRAWL_PROBE) != 0;
 
-	if (smburl_parse(url, 1, &u, err, sizeof(err)) == 0) {
-		r = crawl_new_result(out, &u, u.path, now);
-		smburl_free(&u);
-	} else {
-		out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
-		r = &out->v[out->n++];
-		memset(r, 0, sizeof(*r));
-		r->location = xstrdup(url);
-		r->host = xstrdup("");
-		r->share = xstrdup("");
-		r->path = xstrdup("");
-		r->started_us = now;
-	}
-	r->outcome = o;
-	r->error = xstrdup(msg);
-	r->finished_us = now;
+	if (loc->discover || loc->share[0] == '\0')
+		return crawl_discover(io, loc, probe, out);
+	return crawl_folder(io, loc, 0, probe, out);
 }

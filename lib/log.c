@@ -27,19 +27,6 @@ log_init(const char *ident, int to_stderr, int facility)
 	tzset();
 }
 
-/* Format a message into the caller's error buffer (none if err is NULL). */
-void
-log_errbuf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Set verbosity: 0 info and above, 1 adds debug messages. */
 void
 log_setverbose(int verbose)

@@ -16,13 +16,6 @@ void	log_init(const char *ident, int to_stderr, int facility);
 void	log_setverbose(int verbose);
 /* Return the verbosity set by log_setverbose(). */
 int	log_getverbose(void);
-/*
- * Format a message into the caller's error buffer err of errlen bytes
- * (nothing when err is NULL or errlen 0): the way every module returns
- * what went wrong.
- */
-void	log_errbuf(char *err, size_t errlen, const char *, ...)
-	    __attribute__((format(printf, 3, 4)));
 /* Log a warning followed by ": strerror(errno)". */
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Log a warning. */

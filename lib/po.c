@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errbuf.h"
 #include "po.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -145,6 +146,42 @@ po_utf8_get(const char **s)
 		return -1;
 	*s += n + 1;
 	return cp;
+}
+
+/*
+ * Return a malloc'd copy of the UTF-8 text s in upper case as MS Mail
+ * compares names in code page 850: a-z, and the Latin-1 letters U+00E0 to
+ * U+00FE (all of which cp850 has in both cases), but for the division
+ * sign; everything else, bytes that are not UTF-8 included, is kept.
+ */
+char *
+po_name_upper(const char *s)
+{
+	size_t len = strlen(s), o = 0;
+	char *out = xmalloc(len + 1);
+	const char *q;
+	long cp;
+
+	while (*s != '\0') {
+		q = s;
+		cp = po_utf8_get(&q);
+		if (cp >= 'a' && cp <= 'z') {
+			out[o++] = (char)(cp - 0x20);
+			s = q;
+		} else if (cp >= 0xE0 && cp <= 0xFE && cp != 0xF7) {
+			/* Two bytes both ways: U+00C0..U+00DE. */
+			cp -= 0x20;
+			out[o++] = (char)(0xC0 | (cp >> 6));
+			out[o++] = (char)(0x80 | (cp & 0x3F));
+			s = q;
+		} else if (cp == -1)
+			out[o++] = *s++;
+		else
+			while (s < q)
+				out[o++] = *s++;
+	}
+	out[o] = '\0';
+	return out;
 }
 
 /* Encode a UTF-8 name into a cp850 field of fieldlen bytes, NUL padded. */
@@ -375,7 +412,7 @@ po_name_field(const uint8_t *buf, size_t off, const char *what, char *out,
 
 	e = po_name_decode(buf + off, PO_NAME_FIELD, out, PO_NAME_MAX);
 	if (e != PO_OK)
-		log_errbuf(err, errlen, "%s (offset %zu): %s", what, off,
+		errbuf_set(err, errlen, "%s (offset %zu): %s", what, off,
 		    po_strerror(e));
 	return e;
 }
@@ -389,7 +426,7 @@ po_parse_master(const uint8_t *buf, size_t len, struct po_master *m,
 
 	memset(m, 0, sizeof(*m));
 	if (len != PO_MASTER_SIZE) {
-		log_errbuf(err, errlen, "MASTER.GLB is %zu bytes, not %d", len,
+		errbuf_set(err, errlen, "MASTER.GLB is %zu bytes, not %d", len,
 		    PO_MASTER_SIZE);
 		return PO_E_MASTER_SIZE;
 	}
@@ -425,7 +462,7 @@ po_record_status(const uint8_t *rec, size_t i, size_t off, int *active,
     char *err, size_t errlen)
 {
 	if (rec[0] > 1) {
-		log_errbuf(err, errlen, "record %zu (offset %zu): status byte "
+		errbuf_set(err, errlen, "record %zu (offset %zu): status byte "
 		    "0x%02x is neither 0 nor 1", i + 1, off, rec[0]);
 		return PO_E_RECORD_STATUS;
 	}
@@ -446,7 +483,7 @@ po_parse_network(const uint8_t *buf, size_t len, struct po_network **out,
 	*out = NULL;
 	*n = 0;
 	if (len % PO_NETWORK_RECLEN != 0) {
-		log_errbuf(err, errlen, "NETWORK.GLB is %zu bytes, not a "
+		errbuf_set(err, errlen, "NETWORK.GLB is %zu bytes, not a "
 		    "multiple of %d", len, PO_NETWORK_RECLEN);
 		return PO_E_NETWORK_SIZE;
 	}
@@ -474,7 +511,7 @@ po_parse_network(const uint8_t *buf, size_t len, struct po_network **out,
 				if (!isxdigit(rec[13 + j]))
 					break;
 			if (j != PO_XTN_ID_LEN || rec[13 + PO_XTN_ID_LEN] != 0) {
-				log_errbuf(err, errlen, "record %zu (offset %zu):"
+				errbuf_set(err, errlen, "record %zu (offset %zu):"
 				    " XTN id is not 8 hex digits", i + 1,
 				    off + 13);
 				e = PO_E_XTN_ID;
@@ -510,7 +547,7 @@ po_parse_xtn(const uint8_t *buf, size_t len, struct po_xtn **out, size_t *n,
 	*out = NULL;
 	*n = 0;
 	if (len % PO_XTN_RECLEN != 0) {
-		log_errbuf(err, errlen, "XTN file is %zu bytes, not a multiple "
+		errbuf_set(err, errlen, "XTN file is %zu bytes, not a multiple "
 		    "of %d", len, PO_XTN_RECLEN);
 		return PO_E_XTN_SIZE;
 	}

@@ -155,6 +155,13 @@ enum po_err	po_name_decode(const uint8_t *field, size_t fieldlen,
 		    char *out, size_t outlen);
 
 /*
+ * Return a malloc'd copy of UTF-8 text s upper-cased as MS Mail compares
+ * names in code page 850: ASCII letters and the Latin-1 letters that cp850
+ * holds in both cases (ü and Ü, é and É, ...); other text is kept as it is.
+ */
+char		*po_name_upper(const char *s);
+
+/*
  * Encode a UTF-8 name into a cp850 field of fieldlen bytes, NUL padded.
  * Returns 0, or -1 if a character has no cp850 form or it does not fit.
  * Used by the fixture writer.

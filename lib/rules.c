@@ -6,6 +6,7 @@
 #include <syslog.h>
 
 #include "conf.h"
+#include "confval.h"
 #include "rules.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -117,7 +118,7 @@ rules_build(const struct conf *c, sqlite3 *db, struct rules *out,
 	for (i = 0; i < rules_nbuiltins; i++) {
 		const struct rules_builtin *b = &rules_builtins[i];
 
-		if (conf_parse_severity(b->severity, &sev) == -1)
+		if (confval_severity(b->severity, &sev) == -1)
 			sev = LOG_WARNING;
 		cr = conf_find_rule(c, b->name);
 		if (cr != NULL && !cr->enabled)
@@ -251,7 +252,7 @@ rules_load_open(sqlite3 *db, const char *rule, struct rules_open **out,
 		v[nv].key = xstrdup((const char *)sqlite3_column_text(stmt, 1));
 		v[nv].message = xstrdup((const char *)sqlite3_column_text(stmt,
 		    2));
-		if (conf_parse_severity((const char *)sqlite3_column_text(stmt,
+		if (confval_severity((const char *)sqlite3_column_text(stmt,
 		    3), &sev) == -1)
 			sev = LOG_WARNING;
 		v[nv].severity = sev;
@@ -348,7 +349,7 @@ rules_eval_one(sqlite3 *db, struct rules_stmts *s, const struct rules *rs,
 			msg = key;
 		sev = r->severity;
 		if (si >= 0 && sqlite3_column_text(q, si) != NULL)
-			(void)conf_parse_severity((const char *)
+			(void)confval_severity((const char *)
 			    sqlite3_column_text(q, si), &sev);
 		probe.key = (char *)key;
 		o = nopen ? bsearch(&probe, open, nopen, sizeof(*open),
@@ -379,7 +380,7 @@ rules_eval_one(sqlite3 *db, struct rules_stmts *s, const struct rules *rs,
 		}
 		sqlite3_reset(s->insert);
 		sqlite3_bind_text(s->insert, 1, r->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->insert, 2, conf_severity_name(sev), -1,
+		sqlite3_bind_text(s->insert, 2, confval_severity_name(sev), -1,
 		    SQLITE_STATIC);
 		sqlite3_bind_text(s->insert, 3, key, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s->insert, 4, msg, -1, SQLITE_STATIC);
@@ -530,6 +531,6 @@ rules_event_text(const struct rules_event *e)
 
 	/* The sink escapes control characters on the way out. */
 	return xasprintf("alert %lld %s: %s [%s]: %s", (long long)e->id,
-	    what[e->what], e->rule, conf_severity_name(e->severity),
+	    what[e->what], e->rule, confval_severity_name(e->severity),
 	    e->message);
 }

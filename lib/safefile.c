@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "log.h"
 #include "safefile.h"
 
@@ -26,7 +27,7 @@ safefile_shared_dir(const char *path, char *err, size_t errlen)
 	struct stat sb;
 
 	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
-		log_errbuf(err, errlen, "%s: path too long", path);
+		errbuf_set(err, errlen, "%s: path too long", path);
 		return -1;
 	}
 	if ((slash = strrchr(dir, '/')) == NULL)
@@ -36,13 +37,13 @@ safefile_shared_dir(const char *path, char *err, size_t errlen)
 	else
 		*slash = '\0';
 	if (realpath(dir, real) == NULL) {
-		log_errbuf(err, errlen, "%s: %s", dir, strerror(errno));
+		errbuf_set(err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
 	/* From the directory up to "/": each must be root's alone. */
 	for (;;) {
 		if (stat(real, &sb) == -1) {
-			log_errbuf(err, errlen, "%s: %s", real,
+			errbuf_set(err, errlen, "%s: %s", real,
 			    strerror(errno));
 			return -1;
 		}
@@ -82,7 +83,7 @@ safefile_enter(const char *path, uid_t uid, gid_t gid,
 	if ((gid_t)setfsgid((gid_t)-1) != gid ||
 	    (uid_t)setfsuid((uid_t)-1) != uid) {
 		safefile_leave(saved);
-		log_errbuf(err, errlen, "%s: cannot take the file-system ids "
+		errbuf_set(err, errlen, "%s: cannot take the file-system ids "
 		    "%ld:%ld", path, (long)uid, (long)gid);
 		return -1;
 	}
@@ -116,26 +117,26 @@ safefile_open(const char *path, int flags, mode_t mode, uid_t owner,
 	    O_NOCTTY, mode);
 	if (fd == -1) {
 		if (errno == ELOOP)
-			log_errbuf(err, errlen, "%s is a symbolic link; "
+			errbuf_set(err, errlen, "%s is a symbolic link; "
 			    "refusing to follow it", path);
 		else
-			log_errbuf(err, errlen, "%s: %s", path,
+			errbuf_set(err, errlen, "%s: %s", path,
 			    strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &sb) == -1) {
-		log_errbuf(err, errlen, "%s: %s", path, strerror(errno));
+		errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (!S_ISREG(sb.st_mode))
-		log_errbuf(err, errlen, "%s is not a regular file", path);
+		errbuf_set(err, errlen, "%s is not a regular file", path);
 	else if (sb.st_nlink != 1)
-		log_errbuf(err, errlen, "%s has %ju hard links; refusing a "
+		errbuf_set(err, errlen, "%s has %ju hard links; refusing a "
 		    "file that is also elsewhere", path,
 		    (uintmax_t)sb.st_nlink);
 	else if (owner != (uid_t)-1 && sb.st_uid != 0 && sb.st_uid != owner)
-		log_errbuf(err, errlen, "%s is owned by uid %ld, not by root "
+		errbuf_set(err, errlen, "%s is owned by uid %ld, not by root "
 		    "or uid %ld", path, (long)sb.st_uid, (long)owner);
 	else {
 		/* Blocking from here on, as callers expect. */

@@ -30,9 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "sink.h"
+#include "confval.h"
+#include "errbuf.h"
 #include "log.h"
+#include "sink.h"
 #include "xmalloc.h"
 
 #define SINK_RECONNECT_MS	1000	/* at most one connect a second */
@@ -48,7 +49,7 @@ struct sink_frame {
 };
 
 struct sink {
-	struct conf_syslog dest;
+	struct confval_syslog dest;
 	char		*spec;		/* as given, for messages */
 	int		 facility;
 	char		*ident;		/* sanitised, for the frames */
@@ -218,12 +219,12 @@ sink_unix_connect(struct sink *s, char *err, size_t errlen)
 {
 	if (s->fd == -1 && (s->fd = socket(AF_UNIX,
 	    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
-		log_errbuf(err, errlen, "%s: socket: %s", s->spec,
+		errbuf_set(err, errlen, "%s: socket: %s", s->spec,
 		    strerror(errno));
 		return -1;
 	}
 	if (connect(s->fd, (struct sockaddr *)&s->sun, s->sunlen) == -1) {
-		log_errbuf(err, errlen, "%s: %s", s->spec, strerror(errno));
+		errbuf_set(err, errlen, "%s: %s", s->spec, strerror(errno));
 		close(s->fd);
 		s->fd = -1;
 		return -1;
@@ -268,7 +269,7 @@ sink_unix_send(struct sink *s, const char *frame, char *err, size_t errlen)
 		}
 	}
 fail:
-	log_errbuf(err, errlen, "%s: %s", s->spec, strerror(errno));
+	errbuf_set(err, errlen, "%s: %s", s->spec, strerror(errno));
 	return -1;
 }
 
@@ -285,7 +286,7 @@ sink_udp_open(struct sink *s, char *err, size_t errlen)
 	hints.ai_socktype = SOCK_DGRAM;
 	hints.ai_flags = AI_NUMERICSERV;
 	if ((e = getaddrinfo(s->dest.host, s->dest.port, &hints, &res)) != 0) {
-		log_errbuf(err, errlen, "%s: %s", s->spec, gai_strerror(e));
+		errbuf_set(err, errlen, "%s: %s", s->spec, gai_strerror(e));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -303,7 +304,7 @@ sink_udp_open(struct sink *s, char *err, size_t errlen)
 	}
 	freeaddrinfo(res);
 	if (s->fd == -1) {
-		log_errbuf(err, errlen, "%s: socket: %s", s->spec,
+		errbuf_set(err, errlen, "%s: socket: %s", s->spec,
 		    strerror(saved ? saved : EAFNOSUPPORT));
 		return -1;
 	}
@@ -321,7 +322,7 @@ sink_udp_send(struct sink *s, const char *frame, char *err, size_t errlen)
 		    (struct sockaddr *)&s->addr, s->addrlen);
 	while (n == -1 && errno == EINTR);
 	if (n != (ssize_t)len) {
-		log_errbuf(err, errlen, "%s: %s", s->spec,
+		errbuf_set(err, errlen, "%s: %s", s->spec,
 		    n == -1 ? strerror(errno) : "short send");
 		return -1;
 	}
@@ -558,8 +559,8 @@ sink_open(const char *spec, int facility, const char *ident,
 	*out = NULL;
 	s = xcalloc(1, sizeof(*s));
 	s->fd = -1;
-	if (conf_parse_syslog(spec, &s->dest, derr, sizeof(derr)) == -1) {
-		log_errbuf(err, errlen, "%s", derr);
+	if (confval_syslog(spec, &s->dest, derr, sizeof(derr)) == -1) {
+		errbuf_set(err, errlen, "%s", derr);
 		free(s);
 		return -1;
 	}
@@ -580,10 +581,10 @@ sink_open(const char *spec, int facility, const char *ident,
 	}
 
 	switch (s->dest.kind) {
-	case CONF_SYSLOG_LOCAL:
+	case CONFVAL_SYSLOG_LOCAL:
 		openlog(s->openlog_ident, LOG_PID | LOG_NDELAY, s->facility);
 		break;
-	case CONF_SYSLOG_UNIX:
+	case CONFVAL_SYSLOG_UNIX:
 		s->sun.sun_family = AF_UNIX;
 		memcpy(s->sun.sun_path, s->dest.path, strlen(s->dest.path));
 		s->sunlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
@@ -591,13 +592,13 @@ sink_open(const char *spec, int facility, const char *ident,
 		/* The receiver need not be there yet. */
 		(void)sink_unix_connect(s, NULL, 0);
 		break;
-	case CONF_SYSLOG_UDP:
+	case CONFVAL_SYSLOG_UDP:
 		if (sink_udp_open(s, err, errlen) == -1) {
 			sink_close(s);
 			return -1;
 		}
 		break;
-	case CONF_SYSLOG_TCP:
+	case CONFVAL_SYSLOG_TCP:
 		sink_tcp_connect(s);
 		break;
 	}
@@ -618,21 +619,21 @@ sink_send(struct sink *s, int severity, const char *msg, char *err,
 	severity &= LOG_PRIMASK;
 	m = sink_escape_max(msg, SINK_MAXMSG);
 	switch (s->dest.kind) {
-	case CONF_SYSLOG_LOCAL:
+	case CONFVAL_SYSLOG_LOCAL:
 		syslog(s->facility | severity, "%s", m);
 		s->sent++;
 		break;
-	case CONF_SYSLOG_UNIX:
+	case CONFVAL_SYSLOG_UNIX:
 		frame = sink_frame3164(s, severity, m);
 		r = sink_unix_send(s, frame, err, errlen);
 		free(frame);
 		break;
-	case CONF_SYSLOG_UDP:
+	case CONFVAL_SYSLOG_UDP:
 		frame = sink_frame5424(s, severity, m);
 		r = sink_udp_send(s, frame, err, errlen);
 		free(frame);
 		break;
-	case CONF_SYSLOG_TCP:
+	case CONFVAL_SYSLOG_TCP:
 		frame = sink_frame5424(s, severity, m);
 		buf = xasprintf("%zu %s", strlen(frame), frame);
 		free(frame);
@@ -641,8 +642,8 @@ sink_send(struct sink *s, int severity, const char *msg, char *err,
 		break;
 	}
 	free(m);
-	if (s->dest.kind == CONF_SYSLOG_UNIX || s->dest.kind ==
-	    CONF_SYSLOG_UDP) {
+	if (s->dest.kind == CONFVAL_SYSLOG_UNIX || s->dest.kind ==
+	    CONFVAL_SYSLOG_UDP) {
 		if (r == 0)
 			s->sent++;
 		else
@@ -655,7 +656,7 @@ sink_send(struct sink *s, int severity, const char *msg, char *err,
 int
 sink_flush(struct sink *s)
 {
-	if (s->dest.kind != CONF_SYSLOG_TCP)
+	if (s->dest.kind != CONFVAL_SYSLOG_TCP)
 		return 0;
 	sink_tcp_run(s);
 	return (int)s->qlen;
@@ -665,7 +666,7 @@ sink_flush(struct sink *s)
 int
 sink_fd(struct sink *s)
 {
-	if (s->dest.kind != CONF_SYSLOG_TCP)
+	if (s->dest.kind != CONFVAL_SYSLOG_TCP)
 		return -1;
 	if (s->state == SINK_CONNECTING ||
 	    (s->state == SINK_UP && s->qlen > 0))
@@ -703,7 +704,7 @@ sink_close(struct sink *s)
 
 	if (s == NULL)
 		return;
-	if (s->dest.kind == CONF_SYSLOG_TCP) {
+	if (s->dest.kind == CONFVAL_SYSLOG_TCP) {
 		clock_gettime(CLOCK_MONOTONIC, &start);
 		/*
 		 * Wait only on a connection that is up or coming up; when it
@@ -719,7 +720,7 @@ sink_close(struct sink *s)
 		while (s->qlen > 0)
 			sink_q_shift(s);
 	}
-	if (s->dest.kind == CONF_SYSLOG_LOCAL)
+	if (s->dest.kind == CONFVAL_SYSLOG_LOCAL)
 		closelog();	/* openlog(3) kept a pointer to our ident */
 	if (s->fd != -1)
 		close(s->fd);

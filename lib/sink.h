@@ -1,5 +1,5 @@
 /*
- * sink: where alerts go, one syslog = destination (see conf_parse_syslog()).
+ * sink: where alerts go, one syslog = destination (see confval_syslog()).
  *
  *	local		syslog(3), which writes to /dev/log; sink_open() calls
  *			openlog(ident, LOG_PID | LOG_NDELAY, facility), which

@@ -422,8 +422,8 @@ smbio_server_result(struct smbio *io, int ok, const struct smbio_status *st)
 {
 	if (ok)
 		io->server_ok = 1;
-	else if (st->outcome == CRAWL_UNREACHABLE ||
-	    st->outcome == CRAWL_TIMEOUT || st->outcome == CRAWL_ERROR)
+	else if (st->outcome == OUTCOME_UNREACHABLE ||
+	    st->outcome == OUTCOME_TIMEOUT || st->outcome == OUTCOME_ERROR)
 		io->server_ok = 0;
 }
 
@@ -438,7 +438,7 @@ smbio_server_result(struct smbio *io, int ok, const struct smbio_status *st)
 static int
 smbio_stale(struct smbio *io, const struct smbio_status *st)
 {
-	if (!io->carried || st->outcome != CRAWL_UNREACHABLE)
+	if (!io->carried || st->outcome != OUTCOME_UNREACHABLE)
 		return 0;
 	io->carried = 0;
 	log_debug("%s: the connection kept from the last crawl is gone (%s); "
@@ -466,7 +466,7 @@ smbio_cleanup(void)
 }
 
 static void __attribute__((format(printf, 3, 4)))
-smbio_set(struct smbio_status *st, enum crawl_outcome o, const char *fmt,
+smbio_set(struct smbio_status *st, enum outcome o, const char *fmt,
     ...)
 {
 	va_list ap;
@@ -493,13 +493,13 @@ smbio_classify(int e, const char *what, struct smbio_status *st)
 		snprintf(status, sizeof(status), " (%s)", name);
 	}
 	if (smbio_seen.noproto) {
-		smbio_set(st, CRAWL_ERROR, "%s: the server speaks no SMB dialect "
+		smbio_set(st, OUTCOME_ERROR, "%s: the server speaks no SMB dialect "
 		    "from %s", what, smbio_seen.protocols);
 		return;
 	}
 	if (smbio_seen.connecting && (e == ECONNABORTED || e == ECONNRESET ||
 	    e == EPIPE)) {
-		smbio_set(st, CRAWL_ERROR, "%s: the server closed the "
+		smbio_set(st, OUTCOME_ERROR, "%s: the server closed the "
 		    "connection while agreeing on the SMB dialect (tried %s; an "
 		    "SMB1-only server needs NT1)", what, smbio_seen.protocols);
 		return;
@@ -512,14 +512,14 @@ smbio_classify(int e, const char *what, struct smbio_status *st)
 	 */
 	if (smbio_seen.login_failed &&
 	    strstr(smbio_seen.login_text, "Timeout") != NULL) {
-		smbio_set(st, CRAWL_TIMEOUT, "%s: no answer during the session "
+		smbio_set(st, OUTCOME_TIMEOUT, "%s: no answer during the session "
 		    "setup (NT_STATUS_IO_TIMEOUT)", what);
 		return;
 	}
 	if (smbio_seen.login_failed &&
 	    (strstr(smbio_seen.login_text, "disconnected") != NULL ||
 	    strstr(smbio_seen.login_text, "connection reset") != NULL)) {
-		smbio_set(st, CRAWL_UNREACHABLE, "%s: the connection was lost "
+		smbio_set(st, OUTCOME_UNREACHABLE, "%s: the connection was lost "
 		    "during the session setup (%s)", what,
 		    smbio_seen.login_text);
 		return;
@@ -537,7 +537,7 @@ smbio_classify(int e, const char *what, struct smbio_status *st)
 			guess = " (NT_STATUS_PASSWORD_EXPIRED)";
 		else if (strstr(t, "account has expired") != NULL)
 			guess = " (NT_STATUS_ACCOUNT_EXPIRED)";
-		smbio_set(st, CRAWL_AUTH_FAILED, "%s: logon failed: %s%s", what,
+		smbio_set(st, OUTCOME_AUTH_FAILED, "%s: logon failed: %s%s", what,
 		    t[0] ? t : "the server refused the credentials",
 		    name ? status : guess);
 		return;
@@ -545,14 +545,14 @@ smbio_classify(int e, const char *what, struct smbio_status *st)
 	if (name != NULL && (strstr(name, "LOGON") != NULL ||
 	    strstr(name, "PASSWORD") != NULL || strstr(name, "ACCOUNT") != NULL ||
 	    strstr(name, "NO_SUCH_USER") != NULL)) {
-		smbio_set(st, CRAWL_AUTH_FAILED, "%s: logon refused%s", what,
+		smbio_set(st, OUTCOME_AUTH_FAILED, "%s: logon refused%s", what,
 		    status);
 		return;
 	}
 	switch (e) {
 	case EACCES:
 	case EPERM:
-		smbio_set(st, CRAWL_ACCESS_DENIED, "%s: access denied%s", what,
+		smbio_set(st, OUTCOME_ACCESS_DENIED, "%s: access denied%s", what,
 		    name ? status : " (NT_STATUS_ACCESS_DENIED)");
 		return;
 	case ECONNREFUSED:
@@ -560,32 +560,32 @@ smbio_classify(int e, const char *what, struct smbio_status *st)
 	case ENETUNREACH:
 	case EHOSTDOWN:
 	case EADDRNOTAVAIL:
-		smbio_set(st, CRAWL_UNREACHABLE, "%s: %s", what, strerror(e));
+		smbio_set(st, OUTCOME_UNREACHABLE, "%s: %s", what, strerror(e));
 		return;
 	case ETIMEDOUT:
-		smbio_set(st, CRAWL_TIMEOUT, "%s: no answer within the "
+		smbio_set(st, OUTCOME_TIMEOUT, "%s: no answer within the "
 		    "timeout%s", what, status);
 		return;
 	case ENOENT:
 	case ENODEV:
 	case ENOTDIR:
-		smbio_set(st, CRAWL_NOT_POSTOFFICE, "%s: not found%s", what,
+		smbio_set(st, OUTCOME_NOT_POSTOFFICE, "%s: not found%s", what,
 		    status);
 		return;
 	case ECONNRESET:
 	case ENETRESET:
 	case EPIPE:
 	case ECONNABORTED:
-		smbio_set(st, CRAWL_UNREACHABLE, "%s: connection lost (%s)%s",
+		smbio_set(st, OUTCOME_UNREACHABLE, "%s: connection lost (%s)%s",
 		    what, strerror(e), status);
 		return;
 	case EBUSY:
 	case ETXTBSY:
-		smbio_set(st, CRAWL_ERROR, "%s: locked by another user%s",
+		smbio_set(st, OUTCOME_ERROR, "%s: locked by another user%s",
 		    what, status);
 		return;
 	default:
-		smbio_set(st, CRAWL_ERROR, "%s: %s%s", what, strerror(e),
+		smbio_set(st, OUTCOME_ERROR, "%s: %s%s", what, strerror(e),
 		    status);
 		return;
 	}
@@ -680,17 +680,17 @@ smbio_probe(struct smbio *io, const char *host, uint16_t port,
 	if (e == 0)
 		return 0;
 	if (e == -1)
-		smbio_set(st, CRAWL_UNREACHABLE, "%s: host name not found",
+		smbio_set(st, OUTCOME_UNREACHABLE, "%s: host name not found",
 		    host);
 	else if (e == -2)
-		smbio_set(st, CRAWL_UNREACHABLE, "%s: name lookup failed",
+		smbio_set(st, OUTCOME_UNREACHABLE, "%s: name lookup failed",
 		    host);
 	else if (e == ETIMEDOUT)
-		smbio_set(st, CRAWL_UNREACHABLE, "%s port %s: no answer to "
+		smbio_set(st, OUTCOME_UNREACHABLE, "%s port %s: no answer to "
 		    "TCP connect within %d ms", host, pbuf,
 		    io->connect_timeout_ms);
 	else
-		smbio_set(st, CRAWL_UNREACHABLE, "%s port %s: %s", host, pbuf,
+		smbio_set(st, OUTCOME_UNREACHABLE, "%s port %s: %s", host, pbuf,
 		    strerror(e));
 	return -1;
 }
@@ -822,7 +822,7 @@ smbio_read_once(struct smbio *io, const char *url, size_t cap, uint8_t **buf,
 		goto out;
 	}
 	if (sb.st_size < 0 || (uint64_t)sb.st_size > cap) {
-		smbio_set(st, CRAWL_MALFORMED, "%s: file is %lld bytes, over "
+		smbio_set(st, OUTCOME_MALFORMED, "%s: file is %lld bytes, over "
 		    "the %zu byte limit", url, (long long)sb.st_size, cap);
 		goto out;
 	}
@@ -875,6 +875,6 @@ smbio_readfile(struct smbio *io, const char *url, size_t cap, uint8_t **buf,
 			return rc;
 		}
 	}
-	smbio_set(st, CRAWL_ERROR, "%s: file kept changing while read", url);
+	smbio_set(st, OUTCOME_ERROR, "%s: file kept changing while read", url);
 	return -1;
 }

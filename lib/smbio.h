@@ -32,7 +32,7 @@ struct smbio_opts {
 
 /* What went wrong, as a crawl outcome and a message for humans. */
 struct smbio_status {
-	enum crawl_outcome outcome;
+	enum outcome outcome;
 	char		 message[256];
 };
 

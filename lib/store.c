@@ -35,6 +35,7 @@
 
 #include "clock.h"
 #include "crawl.h"
+#include "errbuf.h"
 #include "log.h"
 #include "po.h"
 #include "safefile.h"
@@ -126,7 +127,7 @@ store_exec(struct store *st, const char *sql, const char *what, char *err,
     size_t errlen)
 {
 	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-		log_errbuf(err, errlen, "%s: %s", what, sqlite3_errmsg(st->db));
+		errbuf_set(err, errlen, "%s: %s", what, sqlite3_errmsg(st->db));
 		return -1;
 	}
 	return 0;
@@ -165,48 +166,48 @@ store_check(struct store *st, const char *path, int rw, char *err,
 	    store_get_int(st, "SELECT count(*) FROM sqlite_master",
 	    &nobjects) == -1) {
 		if (sqlite3_errcode(st->db) == SQLITE_NOTADB)
-			log_errbuf(err, errlen,
+			errbuf_set(err, errlen,
 			    "%s: not a maildatd database: %s", path,
 			    sqlite3_errmsg(st->db));
 		else
-			log_errbuf(err, errlen, "%s: %s", path,
+			errbuf_set(err, errlen, "%s: %s", path,
 			    sqlite3_errmsg(st->db));
 		return -1;
 	}
 	if (appid != STORE_APPLICATION_ID) {
 		if (appid != 0) {
-			log_errbuf(err, errlen, "%s: not a maildatd database: "
+			errbuf_set(err, errlen, "%s: not a maildatd database: "
 			    "application_id is 0x%08llx, not 0x%08x", path,
 			    (unsigned long long)(uint32_t)appid,
 			    STORE_APPLICATION_ID);
 			return -1;
 		}
 		if (nobjects != 0 || version != 0) {
-			log_errbuf(err, errlen, "%s: not a maildatd database: "
+			errbuf_set(err, errlen, "%s: not a maildatd database: "
 			    "it holds %lld schema objects and no maildatd "
 			    "application_id", path, (long long)nobjects);
 			return -1;
 		}
 		if (!rw) {
-			log_errbuf(err, errlen, "%s: the database is empty; "
+			errbuf_set(err, errlen, "%s: the database is empty; "
 			    "run maildatd or maildatctl scan --save once to "
 			    "create it", path);
 			return -1;
 		}
 	}
 	if (version > latest) {
-		log_errbuf(err, errlen, "%s: database schema version %lld is "
+		errbuf_set(err, errlen, "%s: database schema version %lld is "
 		    "newer than this maildatd (%d); upgrade maildatd", path,
 		    (long long)version, latest);
 		return -1;
 	}
 	if (version < 0 || (version == 0 && appid == STORE_APPLICATION_ID)) {
-		log_errbuf(err, errlen, "%s: database schema version %lld is "
+		errbuf_set(err, errlen, "%s: database schema version %lld is "
 		    "not valid", path, (long long)version);
 		return -1;
 	}
 	if (version < latest && !rw && appid == STORE_APPLICATION_ID) {
-		log_errbuf(err, errlen, "%s: database schema version %lld is "
+		errbuf_set(err, errlen, "%s: database schema version %lld is "
 		    "older than this maildatd (%d); run maildatd or maildatctl "
 		    "scan --save once to upgrade", path, (long long)version,
 		    latest);
@@ -261,7 +262,7 @@ store_setup_rw(struct store *st, const char *path, char *err, size_t errlen)
 
 	if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s,
 	    NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
-		log_errbuf(err, errlen, "%s: journal_mode = WAL: %s", path,
+		errbuf_set(err, errlen, "%s: journal_mode = WAL: %s", path,
 		    sqlite3_errmsg(st->db));
 		sqlite3_finalize(s);
 		return -1;
@@ -498,7 +499,7 @@ store_open(const char *path, int flags, struct store **out, char *err,
 
 	*out = NULL;
 	if ((flags & STORE_QUERY) && (flags & (STORE_RDWR | STORE_CREATE))) {
-		log_errbuf(err, errlen, "%s: a query connection is read-only",
+		errbuf_set(err, errlen, "%s: a query connection is read-only",
 		    path);
 		return -1;
 	}
@@ -515,13 +516,13 @@ store_open(const char *path, int flags, struct store **out, char *err,
 	if (st->db == NULL)
 		fatalx("sqlite3_open_v2: out of memory");
 	if (rc != SQLITE_OK) {
-		log_errbuf(err, errlen, "%s: cannot open: %s", path,
+		errbuf_set(err, errlen, "%s: cannot open: %s", path,
 		    sqlite3_errmsg(st->db));
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT);
 	if (rw && sqlite3_db_readonly(st->db, "main") == 1) {
-		log_errbuf(err, errlen, "%s: cannot open for writing: "
+		errbuf_set(err, errlen, "%s: cannot open for writing: "
 		    "permission denied or read-only file system", path);
 		goto fail;
 	}
@@ -562,7 +563,7 @@ store_lock(const char *path, char *err, size_t errlen)
 	fd = safefile_open(lpath, O_RDWR | O_CREAT, 0640, geteuid(), lerr,
 	    sizeof(lerr));
 	if (fd == -1) {
-		log_errbuf(err, errlen, "database lock: %s", lerr);
+		errbuf_set(err, errlen, "database lock: %s", lerr);
 		free(lpath);
 		return -1;
 	}
@@ -571,12 +572,12 @@ store_lock(const char *path, char *err, size_t errlen)
 			n = pread(fd, buf, sizeof(buf) - 1, 0);
 			buf[n > 0 ? n : 0] = '\0';
 			buf[strspn(buf, "0123456789")] = '\0';
-			log_errbuf(err, errlen, "the database %s is in use by "
+			errbuf_set(err, errlen, "the database %s is in use by "
 			    "another maildatd (pid %s, which holds %s); one "
 			    "daemon per database", path, buf[0] ? buf : "?",
 			    lpath);
 		} else
-			log_errbuf(err, errlen, "database lock %s: %s", lpath,
+			errbuf_set(err, errlen, "database lock %s: %s", lpath,
 			    strerror(errno));
 		close(fd);
 		free(lpath);
@@ -670,7 +671,7 @@ store_stmt(struct store *st, enum store_stmt which, char *err,
 	if (st->stmt[which] == NULL &&
 	    sqlite3_prepare_v3(st->db, store_stmt_sql[which], -1,
 	    SQLITE_PREPARE_PERSISTENT, &st->stmt[which], NULL) != SQLITE_OK) {
-		log_errbuf(err, errlen, "prepare: %s", sqlite3_errmsg(st->db));
+		errbuf_set(err, errlen, "prepare: %s", sqlite3_errmsg(st->db));
 		st->stmt[which] = NULL;
 		return NULL;
 	}
@@ -724,14 +725,14 @@ store_done(struct store *st, sqlite3_stmt *s, const char *what, char *err,
 	int rc;
 
 	if (st->bind_failed) {
-		log_errbuf(err, errlen, "%s: cannot bind a parameter: %s",
+		errbuf_set(err, errlen, "%s: cannot bind a parameter: %s",
 		    what, sqlite3_errmsg(st->db));
 		sqlite3_clear_bindings(s);
 		return -1;
 	}
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE)
-		log_errbuf(err, errlen, "%s: %s", what, sqlite3_errmsg(st->db));
+		errbuf_set(err, errlen, "%s: %s", what, sqlite3_errmsg(st->db));
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -774,7 +775,7 @@ store_column_dup(sqlite3_stmt *s, int col)
 
 /* Upsert the location row and read what it knew before this crawl. */
 static int
-store_location(struct store *st, const struct crawl_result *r, int64_t t,
+store_location(struct store *st, const struct result *r, int64_t t,
     struct store_known *k, char *err, size_t errlen)
 {
 	sqlite3_stmt *s;
@@ -783,22 +784,23 @@ store_location(struct store *st, const struct crawl_result *r, int64_t t,
 
 	if ((s = store_stmt(st, ST_LOC_UPSERT, err, errlen)) == NULL)
 		return -1;
-	store_bind_text(st, s, 1, r->location, SIZE_MAX);
-	store_bind_text(st, s, 2, r->host, SIZE_MAX);
-	store_bind_int(st, s, 3, r->port);
-	store_bind_text(st, s, 4, r->share, SIZE_MAX);
-	store_bind_text(st, s, 5, r->path != NULL ? r->path : "", SIZE_MAX);
+	store_bind_text(st, s, 1, r->unc, SIZE_MAX);
+	store_bind_text(st, s, 2, r->loc.host, SIZE_MAX);
+	store_bind_int(st, s, 3, r->loc.port);
+	store_bind_text(st, s, 4, r->loc.share, SIZE_MAX);
+	store_bind_text(st, s, 5, r->loc.path != NULL ? r->loc.path : "",
+	    SIZE_MAX);
 	store_bind_int(st, s, 6, t);
-	store_bind_text(st, s, 7, crawl_outcome_name(r->outcome), SIZE_MAX);
+	store_bind_text(st, s, 7, result_outcome_name(r->outcome), SIZE_MAX);
 	store_bind_text(st, s, 8, r->error, SIZE_MAX);
 	if (store_done(st, s, "location", err, errlen) == -1)
 		return -1;
 
 	if ((s = store_stmt(st, ST_LOC_GET, err, errlen)) == NULL)
 		return -1;
-	store_bind_text(st, s, 1, r->location, SIZE_MAX);
+	store_bind_text(st, s, 1, r->unc, SIZE_MAX);
 	if (st->bind_failed || (rc = sqlite3_step(s)) != SQLITE_ROW) {
-		log_errbuf(err, errlen, "location: %s", rc == SQLITE_DONE ?
+		errbuf_set(err, errlen, "location: %s", rc == SQLITE_DONE ?
 		    "the row just written is missing" : sqlite3_errmsg(st->db));
 		sqlite3_reset(s);
 		sqlite3_clear_bindings(s);
@@ -820,7 +822,7 @@ store_location(struct store *st, const struct crawl_result *r, int64_t t,
 }
 
 static int
-store_crawl(struct store *st, const struct crawl_result *r, int64_t lid,
+store_crawl(struct store *st, const struct result *r, int64_t lid,
     int64_t started, int64_t finished, int64_t *crawl_id, char *err,
     size_t errlen)
 {
@@ -832,7 +834,7 @@ store_crawl(struct store *st, const struct crawl_result *r, int64_t lid,
 	store_bind_int(st, s, 1, lid);
 	store_bind_int(st, s, 2, started);
 	store_bind_int(st, s, 3, finished);
-	store_bind_text(st, s, 4, crawl_outcome_name(r->outcome), SIZE_MAX);
+	store_bind_text(st, s, 4, result_outcome_name(r->outcome), SIZE_MAX);
 	store_bind_text(st, s, 5, r->error, SIZE_MAX);
 	if (r->has_master) {
 		store_bind_text(st, s, 6, m->network, sizeof(m->network));
@@ -890,7 +892,7 @@ store_field(char *out, size_t outlen, const char *field, size_t fieldlen)
 
 /* Record how the identity changed since the last crawl that read one. */
 static int
-store_changes(struct store *st, const struct crawl_result *r,
+store_changes(struct store *st, const struct result *r,
     const struct store_known *k, int64_t crawl_id, int64_t t, char *err,
     size_t errlen)
 {
@@ -926,7 +928,7 @@ store_changes(struct store *st, const struct crawl_result *r,
 }
 
 static int
-store_identity(struct store *st, const struct crawl_result *r, int64_t lid,
+store_identity(struct store *st, const struct result *r, int64_t lid,
     int64_t crawl_id, int64_t t, char *err, size_t errlen)
 {
 	const struct po_master *m = &r->master;
@@ -946,7 +948,7 @@ store_identity(struct store *st, const struct crawl_result *r, int64_t lid,
 	store_bind_int(st, s, 10, m->product_version);
 	store_bind_int(st, s, 11, r->checksum_ok ? 1 : 0);
 	store_bind_int(st, s, 12, t);
-	store_bind_int(st, s, 13, r->outcome == CRAWL_OK);
+	store_bind_int(st, s, 13, r->outcome == OUTCOME_OK);
 	store_bind_int(st, s, 14, crawl_id);
 	return store_done(st, s, "identity", err, errlen);
 }
@@ -965,10 +967,10 @@ store_failed(struct store *st, int64_t lid, int64_t crawl_id, char *err,
 }
 
 static int
-store_routes(struct store *st, const struct crawl_result *r, int64_t lid,
+store_routes(struct store *st, const struct result *r, int64_t lid,
     int64_t crawl_id, char *err, size_t errlen)
 {
-	const struct crawl_route *rt;
+	const struct result_route *rt;
 	sqlite3_stmt *s;
 	size_t i;
 
@@ -996,24 +998,24 @@ store_routes(struct store *st, const struct crawl_result *r, int64_t lid,
 
 /* Save one result inside the caller's transaction. */
 static int
-store_save_one(struct store *st, const struct crawl_result *r, char *err,
+store_save_one(struct store *st, const struct result *r, char *err,
     size_t errlen)
 {
 	struct store_known k;
 	int64_t t, started, crawl_id;
 	int rc = -1;
 
-	if (r->location == NULL || r->host == NULL || r->share == NULL) {
-		log_errbuf(err, errlen, "a crawl result without its location");
+	if (r->unc == NULL || r->loc.host == NULL || r->loc.share == NULL) {
+		errbuf_set(err, errlen, "a crawl result without its location");
 		return -1;
 	}
-	if ((unsigned)r->outcome >= CRAWL_NOUTCOMES) {
-		log_errbuf(err, errlen, "crawl outcome %d is not known",
+	if ((unsigned)r->outcome >= OUTCOME_COUNT) {
+		errbuf_set(err, errlen, "crawl outcome %d is not known",
 		    (int)r->outcome);
 		return -1;
 	}
 	if (r->nroutes > 0 && r->routes == NULL) {
-		log_errbuf(err, errlen, "%zu routes without an array",
+		errbuf_set(err, errlen, "%zu routes without an array",
 		    r->nroutes);
 		return -1;
 	}
@@ -1031,8 +1033,8 @@ store_save_one(struct store *st, const struct crawl_result *r, char *err,
 		    store_identity(st, r, k.id, crawl_id, t, err,
 		    errlen) == -1)
 			goto out;
-		if ((r->outcome == CRAWL_OK ||
-		    (r->outcome == CRAWL_MALFORMED && r->nroutes > 0)) &&
+		if ((r->outcome == OUTCOME_OK ||
+		    (r->outcome == OUTCOME_MALFORMED && r->nroutes > 0)) &&
 		    store_routes(st, r, k.id, crawl_id, err, errlen) == -1)
 			goto out;
 	} else if (store_failed(st, k.id, crawl_id, err, errlen) == -1)
@@ -1045,36 +1047,36 @@ out:
 
 /* Save n results in one transaction, as store_save() would one by one. */
 int
-store_save_batch(struct store *st, const struct crawl_result *v, size_t n,
+store_save_batch(struct store *st, const struct result *v, size_t n,
     char *err, size_t errlen)
 {
 	char msg[512];
 	size_t i;
 
 	if (!(st->flags & STORE_RDWR)) {
-		log_errbuf(err, errlen, "cannot save: the database is open "
+		errbuf_set(err, errlen, "cannot save: the database is open "
 		    "read-only");
 		return -1;
 	}
 	if (store_txn(st, ST_BEGIN, msg, sizeof(msg)) == -1) {
-		log_errbuf(err, errlen, "save: %s", msg);
+		errbuf_set(err, errlen, "save: %s", msg);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
 		if (store_save_one(st, &v[i], msg, sizeof(msg)) == -1) {
 			if (n == 1)
-				log_errbuf(err, errlen, "save %s: %s",
-				    store_nz(v[i].location), msg);
+				errbuf_set(err, errlen, "save %s: %s",
+				    store_nz(v[i].unc), msg);
 			else
-				log_errbuf(err, errlen, "save %s (result %zu "
-				    "of %zu): %s", store_nz(v[i].location),
+				errbuf_set(err, errlen, "save %s (result %zu "
+				    "of %zu): %s", store_nz(v[i].unc),
 				    i + 1, n, msg);
 			store_rollback(st);
 			return -1;
 		}
 	}
 	if (store_txn(st, ST_COMMIT, msg, sizeof(msg)) == -1) {
-		log_errbuf(err, errlen, "save: %s", msg);
+		errbuf_set(err, errlen, "save: %s", msg);
 		store_rollback(st);
 		return -1;
 	}
@@ -1087,7 +1089,7 @@ store_save_batch(struct store *st, const struct crawl_result *v, size_t n,
  * itself and the routes (see store.c for what a failed crawl keeps).
  */
 int
-store_save(struct store *st, const struct crawl_result *r, char *err,
+store_save(struct store *st, const struct result *r, char *err,
     size_t errlen)
 {
 	return store_save_batch(st, r, 1, err, errlen);
@@ -1136,29 +1138,29 @@ store_query_params(struct store *st, const char *sql,
 	st->refused[0] = '\0';
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, &tail) != SQLITE_OK) {
 		if (st->refused[0] != '\0')
-			log_errbuf(err, errlen, "%s", st->refused);
+			errbuf_set(err, errlen, "%s", st->refused);
 		else
-			log_errbuf(err, errlen, "query: %s",
+			errbuf_set(err, errlen, "query: %s",
 			    sqlite3_errmsg(st->db));
 		sqlite3_finalize(s);
 		return -1;
 	}
 	if (s == NULL) {
-		log_errbuf(err, errlen, "query: no SQL statement given");
+		errbuf_set(err, errlen, "query: no SQL statement given");
 		return -1;
 	}
 	if (tail != NULL && !store_sql_blank(tail)) {
-		log_errbuf(err, errlen, "query refused: only one SQL statement "
+		errbuf_set(err, errlen, "query refused: only one SQL statement "
 		    "is allowed");
 		goto fail;
 	}
 	if ((st->flags & STORE_QUERY) && !sqlite3_stmt_readonly(s)) {
-		log_errbuf(err, errlen, "query refused: read-only access; the "
+		errbuf_set(err, errlen, "query refused: read-only access; the "
 		    "statement would write");
 		goto fail;
 	}
 	if (sqlite3_bind_parameter_count(s) != nparams) {
-		log_errbuf(err, errlen, "query: the statement takes %d "
+		errbuf_set(err, errlen, "query: the statement takes %d "
 		    "parameters, %d given", sqlite3_bind_parameter_count(s),
 		    nparams);
 		goto fail;
@@ -1170,7 +1172,7 @@ store_query_params(struct store *st, const char *sql,
 			rc = sqlite3_bind_text(s, i + 1, params[i], -1,
 			    SQLITE_STATIC);
 		if (rc != SQLITE_OK) {
-			log_errbuf(err, errlen, "query: parameter %d: %s",
+			errbuf_set(err, errlen, "query: parameter %d: %s",
 			    i + 1, sqlite3_errmsg(st->db));
 			goto fail;
 		}
@@ -1182,9 +1184,9 @@ store_query_params(struct store *st, const char *sql,
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		if (st->refused[0] != '\0')
-			log_errbuf(err, errlen, "%s", st->refused);
+			errbuf_set(err, errlen, "%s", st->refused);
 		else
-			log_errbuf(err, errlen, "query: %s",
+			errbuf_set(err, errlen, "query: %s",
 			    sqlite3_errmsg(st->db));
 		goto fail;
 	}

@@ -19,7 +19,7 @@
 
 #include <sqlite3.h>
 
-struct crawl_result;
+struct result;
 struct store;
 
 /* store_open() flags. */
@@ -86,7 +86,7 @@ int		 store_set_busy_timeout(struct store *st, int ms);
  * itself and the routes (see store.c for what a failed crawl keeps).
  * Results must be saved in the order they were crawled.  0 or -1.
  */
-int		 store_save(struct store *st, const struct crawl_result *r,
+int		 store_save(struct store *st, const struct result *r,
 		    char *err, size_t errlen);
 
 /*
@@ -94,7 +94,7 @@ int		 store_save(struct store *st, const struct crawl_result *r,
  * On any failure nothing is saved and -1 is returned.
  */
 int		 store_save_batch(struct store *st,
-		    const struct crawl_result *v, size_t n, char *err,
+		    const struct result *v, size_t n, char *err,
 		    size_t errlen);
 
 /*

@@ -85,3 +85,31 @@ xasprintf(const char *fmt, ...)
 		fatal("xasprintf");
 	return p;
 }
+
+/* Format ap into a newly allocated string. */
+char *
+xvasprintf(const char *fmt, va_list ap)
+{
+	char *p;
+
+	if (vasprintf(&p, fmt, ap) < 0)
+		fatal("xvasprintf");
+	return p;
+}
+
+/* Duplicate s, or return NULL when s is NULL. */
+char *
+xstrdup_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* Overwrite the secret string s with zeros, then free it; NULL is ignored. */
+void
+xfree_secret(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}

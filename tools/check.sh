@@ -59,7 +59,7 @@ run_suite sanitizers --enable-werror --enable-sanitizers
 # Fuzzing, bounded: each target replays its regression inputs and seeds,
 # then runs for FUZZ_SECONDS (default 30).  Each target counts as a test.
 echo "== fuzz: ${FUZZ_SECONDS:-30} s per target"
-if FUZZ_SECONDS=${FUZZ_SECONDS:-30} sh tools/fuzz.sh po conf msg url; then
+if FUZZ_SECONDS=${FUZZ_SECONDS:-30} sh tools/fuzz.sh po conf ipc url; then
 	passed=$((passed + 4))
 else
 	echo "FAIL: a fuzz target found a crash or failed to build"

@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="build-essential autoconf automake pkg-config
-libsmbclient-dev libevent-dev libsqlite3-dev libinih-dev
+libsmbclient-dev libevent-dev libsqlite3-dev
 libcmocka-dev samba smbclient sqlite3 python3 passwd procps
 valgrind clang libclang-rt-14-dev libfaketime strace"
 

@@ -2,7 +2,7 @@
 # Build the libFuzzer targets of tests/fuzz/ with clang (ASan + UBSan) and
 # run each for a while.
 #
-#	sh tools/fuzz.sh [TARGET...]	TARGET: po conf msg url (default: all)
+#	sh tools/fuzz.sh [TARGET...]	TARGET: po conf ipc url (default: all)
 #
 # Environment:
 #	FUZZ_SECONDS	how long each target is fuzzed (default 30); 0 only
@@ -26,7 +26,7 @@ cd "$top"
 seconds=${FUZZ_SECONDS:-30}
 build=${FUZZ_BUILD_DIR:-$top/build/fuzz}
 case $build in /*) ;; *) build=$top/$build ;; esac
-all="po conf msg url"
+all="po conf ipc url"
 targets=${*:-$all}
 for t in $targets; do
 	case " $all " in
@@ -71,15 +71,15 @@ fi
 # --- build ------------------------------------------------------------------
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-std=c11 -g -O1 -Wall -Wextra -D_GNU_SOURCE -I$top/lib"
-PKGS="smbclient inih"
+PKGS="smbclient"
 # shellcheck disable=SC2086
 if ! pkgcflags=$(pkg-config --cflags $PKGS) || ! pkglibs=$(pkg-config --libs $PKGS); then
 	echo "fuzz.sh: pkg-config cannot find $PKGS: run sh tools/deps.sh" >&2
 	exit 2
 fi
-# The library code the targets reach.  crawl.c (crawl_result_free, for
-# msg) calls into smbio.c, which needs libsmbclient.
-LIBSRC="po xmalloc log smburl duration authfile conf msg crawl smbio"
+# The library code the targets reach.  crawl.c (for the ipc target)
+# calls into smbio.c, which needs libsmbclient.
+LIBSRC="po xmalloc log errbuf clock location result duration authfile safefile confval targets conf ipc crawl smbio"
 
 echo "== build in $build"
 mkdir -p "$build/obj"

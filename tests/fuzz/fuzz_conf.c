@@ -1,15 +1,16 @@
 /*
- * fuzz_conf: libFuzzer target for the maildatd.conf parser (lib/conf.c,
- * with inih, lib/smburl.c and lib/duration.c under it).
+ * fuzz_conf: libFuzzer target for the maildatd.conf reader (lib/conf.c,
+ * with lib/confval.c, lib/location.c, lib/targets.c and lib/duration.c
+ * under it).
  *
- * conf_load_flags() reads a file, so each input is written to one
- * temporary file made once per process (mkstemp in /tmp, then ftruncate and
- * pwrite for every input) and loaded with CONF_NO_SECRETS, so that no auth
- * file is opened.  A loaded configuration is checked against conf.h (a
- * result xor messages; messages free of control characters; defaults
- * filled in; syslog accepted by conf_parse_syslog) and each target
- * is expanded with conf_target_urls(), whose URLs must parse with
- * smburl_parse().  Everything is freed.  Built by tools/fuzz.sh.
+ * conf_load() reads a file, so each input is written to one temporary file
+ * made once per process (mkstemp in /tmp, then ftruncate and pwrite for
+ * every input); auth files are never opened (conf_read_secrets() is not
+ * called).  A loaded configuration is checked against conf.h (a result or
+ * messages; messages free of control characters; defaults filled in;
+ * syslog accepted by confval_syslog) and its targets are expanded with
+ * targets_expand(), whose locations must give URLs that parse back to the
+ * same key.  Everything is freed.  Built by tools/fuzz.sh.
  *
  * An IPv4 range expands to up to 65534 URLs and conf.c sets no limit on
  * the total, so a few bytes per range can ask for millions of URLs.  To
@@ -24,7 +25,9 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "smburl.h"
+#include "confval.h"
+#include "location.h"
+#include "targets.h"
 
 #define FUZZ_MAX_ADDRS	(UINT64_C(1) << 17)
 
@@ -70,36 +73,60 @@ host_weight(const char *h)
 static void
 check_target(const struct conf_target *t)
 {
-	struct conf_target tt = *t;
-	struct smburl u;
-	uint64_t addrs = 0;
-	char **urls, err[512];
-	size_t n, i;
-
 	if (t->name == NULL || t->share == NULL || t->min_protocol == NULL ||
 	    t->max_protocol == NULL || t->interval_ms <= 0 || t->timeout_ms <= 0)
 		abort();
-	for (tt.nhosts = 0; tt.nhosts < t->nhosts; tt.nhosts++) {
-		addrs += host_weight(t->hosts[tt.nhosts]);
-		if (addrs > FUZZ_MAX_ADDRS)
-			break;
+}
+
+/* Expand the targets of c, each with as many hosts as FUZZ_MAX_ADDRS allows. */
+static void
+check_targets(struct conf *c)
+{
+	struct target_location *v;
+	struct location u;
+	uint64_t addrs = 0;
+	size_t *keep, n, i, j;
+	char *url, *key;
+
+	keep = calloc(c->ntargets + 1, sizeof(*keep));
+	if (keep == NULL)
+		abort();
+	for (i = 0; i < c->ntargets; i++) {
+		keep[i] = c->targets[i].nhosts;
+		for (j = 0; j < c->targets[i].nhosts; j++) {
+			addrs += host_weight(c->targets[i].hosts[j]);
+			if (addrs > FUZZ_MAX_ADDRS) {
+				c->targets[i].nhosts = j;
+				break;
+			}
+		}
 	}
 	/* Every entry was checked when the file was loaded. */
-	if (conf_target_urls(&tt, &urls, &n) == -1)
+	if (targets_expand(c, &v, &n, NULL) == -1)
 		abort();
 	for (i = 0; i < n; i++) {
-		if (smburl_parse(urls[i], 1, &u, err, sizeof(err)) == -1)
+		url = location_config_url(&v[i].loc);
+		if (location_parse(url, LOCATION_NO_SHARE, &u, NULL, 0) == -1)
 			abort();
-		smburl_free(&u);
+		u.discover = v[i].loc.discover;
+		key = location_key(&u);
+		if (strcmp(key, v[i].key) != 0)
+			abort();
+		free(key);
+		free(url);
+		location_free(&u);
 	}
-	conf_target_urls_free(urls, n);
+	targets_free(v, n);
+	for (i = 0; i < c->ntargets; i++)
+		c->targets[i].nhosts = keep[i];
+	free(keep);
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct conf_errors errs;
-	struct conf_syslog sl;
+	struct confval_syslog sl;
 	struct conf *c = NULL;
 	char err[256];
 	size_t i;
@@ -118,11 +145,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		exit(1);
 	}
 
-	rc = conf_load_flags(conf_path, CONF_NO_SECRETS, &c, &errs);
+	rc = conf_load(conf_path, &c, &errs);
 	if (rc == 0) {
 		if (c == NULL || errs.n != 0)
 			abort();
-		if (conf_parse_syslog(c->syslog, &sl, err, sizeof(err)) == -1)
+		if (confval_syslog(c->syslog, &sl, err, sizeof(err)) == -1)
 			abort();
 		if (c->nrules < CONF_NBUILTIN_RULES)
 			abort();
@@ -136,8 +163,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			check_target(&c->targets[i]);
 		}
+		check_targets(c);
 	} else {
-		if (rc != -1 || c != NULL || errs.n == 0)
+		if (rc != -1 || errs.n == 0)
 			abort();
 		for (i = 0; i < errs.n; i++)
 			check_msg(errs.v[i]);

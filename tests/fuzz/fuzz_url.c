@@ -1,11 +1,13 @@
 /*
- * fuzz_url: libFuzzer target for the smb:// URL parser (lib/smburl.c).
+ * fuzz_url: libFuzzer target for the smb:// URL parser (lib/location.c).
  *
  * Each input is copied into a NUL-terminated string and parsed with
- * smburl_parse(), once with allow_no_share 0 and once with 1.  A URL that
- * parses is formatted back with smburl_format() (with and without an extra
- * path), and the formatted URL must parse again to the same host, port,
- * share and path.  Everything is freed.  Built by tools/fuzz.sh.
+ * location_parse(), once without and once with LOCATION_NO_SHARE.  A URL
+ * that parses is formatted back with location_config_url(), which must
+ * parse again to the same host, port, share and path, and to the same
+ * key; location_url() (with and without an extra path), location_unc()
+ * and location_key() must build something.  Everything is freed.  Built
+ * by tools/fuzz.sh.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smburl.h"
+#include "location.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,7 +29,7 @@ same(const char *a, const char *b)
 
 /* Say which promise broke, then crash. */
 static void
-fail(const char *why, const char *url, const struct smburl *u,
+fail(const char *why, const char *url, const struct location *u,
     const char *formatted, const char *err)
 {
 	fprintf(stderr, "fuzz_url: %s\n  url: '%s'\n", why, url);
@@ -37,7 +39,7 @@ fail(const char *why, const char *url, const struct smburl *u,
 		    u->share ? u->share : "(null)",
 		    u->path ? u->path : "(null)");
 	if (formatted != NULL)
-		fprintf(stderr, "  smburl_format: '%s'\n", formatted);
+		fprintf(stderr, "  location_url: '%s'\n", formatted);
 	if (err != NULL)
 		fprintf(stderr, "  %s\n", err);
 	abort();
@@ -46,12 +48,12 @@ fail(const char *why, const char *url, const struct smburl *u,
 static void
 one(const char *url, int allow_no_share)
 {
-	struct smburl u, v;
+	struct location u, v;
 	char err[512];
-	char *f, *fx;
+	char *f, *fx, *ku, *kv;
 
 	err[0] = '\0';
-	if (smburl_parse(url, allow_no_share, &u, err, sizeof(err)) == -1) {
+	if (location_parse(url, allow_no_share, &u, err, sizeof(err)) == -1) {
 		if (memchr(err, '\0', sizeof(err)) == NULL || err[0] == '\0')
 			fail("failed without a message", url, NULL, NULL,
 			    NULL);
@@ -63,25 +65,33 @@ one(const char *url, int allow_no_share)
 	    (!allow_no_share && (u.share == NULL || u.share[0] == '\0')))
 		fail("parsed to a missing host, path or share", url, &u, NULL,
 		    NULL);
-	f = smburl_format(&u, NULL);
-	fx = smburl_format(&u, "SUB DIR/x%y");
-	/* What smburl_format() builds must parse back to the same thing. */
-	if (smburl_parse(f, allow_no_share, &v, err, sizeof(err)) == 0) {
+	f = location_config_url(&u);
+	fx = location_url(&u, "SUB DIR/x%y");
+	free(location_url(&u, NULL));
+	ku = location_key(&u);
+	free(location_unc(&u));
+	/* What location_config_url() builds must parse back the same. */
+	if (location_parse(f, allow_no_share, &v, err, sizeof(err)) == 0) {
+		kv = location_key(&v);
 		if (!same(u.host, v.host) || u.port != v.port ||
-		    !same(u.share, v.share) || !same(u.path, v.path)) {
+		    !same(u.share, v.share) || !same(u.path, v.path) ||
+		    strcmp(ku, kv) != 0) {
 			fprintf(stderr, "  reparsed: host '%s' port %u share "
 			    "'%s' path '%s'\n", v.host, v.port,
 			    v.share ? v.share : "(null)", v.path);
-			fail("smburl_format() names another location", url,
-			    &u, f, NULL);
+			fail("location_config_url() names another location",
+			    url, &u, f, NULL);
 		}
-		smburl_free(&v);
+		free(kv);
+		location_free(&v);
 	} else
-		fail("smburl_format() built a URL smburl_parse() refuses",
+		fail("location_config_url() built a URL location_parse() "
+		    "refuses",
 		    url, &u, f, err);
 	free(f);
 	free(fx);
-	smburl_free(&u);
+	free(ku);
+	location_free(&u);
 }
 
 int

@@ -20,6 +20,10 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "confval.h"
+#include "location.h"
+#include "targets.h"
+#include "xmalloc.h"
 
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR	"/var"
@@ -87,7 +91,46 @@ load(const char *text, struct conf **c, struct conf_errors *e)
 
 	snprintf(name, sizeof(name), "conf%d.conf", ++nconf);
 	mkfile(cpath, sizeof(cpath), name, text, 0644);
-	return conf_load(cpath, c, e);
+	/* As the daemon checks a file: the file, then its auth files. */
+	conf_load(cpath, c, e);
+	if (*c != NULL)
+		conf_read_secrets(*c, NULL, e);
+	conf_errors_sort(e, cpath);
+	if (e->n > 0) {
+		conf_free(*c);
+		*c = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The locations of target ti of c, as configuration URLs, in the order
+ * targets_expand() gives them (repeats across targets dropped).
+ */
+static void
+target_urls(const struct conf *c, size_t ti, char ***urls, size_t *n)
+{
+	struct target_location *v;
+	size_t nv, i;
+
+	assert_int_equal(targets_expand(c, &v, &nv, NULL), 0);
+	*urls = xcalloc(nv + 1, sizeof(**urls));
+	*n = 0;
+	for (i = 0; i < nv; i++)
+		if (strcmp(v[i].target, c->targets[ti].name) == 0)
+			(*urls)[(*n)++] = location_config_url(&v[i].loc);
+	targets_free(v, nv);
+}
+
+static void
+target_urls_free(char **urls, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(urls[i]);
+	free(urls);
 }
 
 static struct conf *
@@ -263,7 +306,7 @@ test_full_example(void **state)
 	assert_int_equal(t->interval_ms, 5 * 60 * 1000);
 	assert_int_equal(t->timeout_ms, 60 * 1000);
 	assert_int_equal(t->discover, 0);
-	assert_int_equal(conf_target_urls(t, &urls, &n), 0);
+	target_urls(c, 0, &urls, &n);
 	assert_int_equal(n, 2 + 14 + 1);
 	assert_string_equal(urls[0], "smb://ex1/MAILDAT$");
 	assert_string_equal(urls[1], "smb://ex2/MAILDAT$");
@@ -272,7 +315,7 @@ test_full_example(void **state)
 		assert_string_equal(urls[2 + i], want);
 	}
 	assert_string_equal(urls[16], "smb://[fe80::1]/MAILDAT$");
-	conf_target_urls_free(urls, n);
+	target_urls_free(urls, n);
 
 	t = &c->targets[1];
 	assert_string_equal(t->name, "lab");
@@ -732,30 +775,30 @@ test_cidr_expansion(void **state)
 	    "[target d]\nhosts = 172.16.0.0/16\n");
 	assert_int_equal(c->ntargets, 4);
 
-	assert_int_equal(conf_target_urls(&c->targets[0], &urls, &n), 0);
+	target_urls(c, 0, &urls, &n);
 	assert_int_equal(n, 2);
 	assert_string_equal(urls[0], "smb://192.168.7.1/MAILDAT$");
 	assert_string_equal(urls[1], "smb://192.168.7.2/MAILDAT$");
-	conf_target_urls_free(urls, n);
+	target_urls_free(urls, n);
 
-	assert_int_equal(conf_target_urls(&c->targets[1], &urls, &n), 0);
+	target_urls(c, 1, &urls, &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(urls[0], "smb://192.168.7.9/PO");
-	conf_target_urls_free(urls, n);
+	target_urls_free(urls, n);
 
-	assert_int_equal(conf_target_urls(&c->targets[2], &urls, &n), 0);
+	target_urls(c, 2, &urls, &n);
 	assert_int_equal(n, 2);
 	assert_string_equal(urls[0], "smb://192.168.7.10/MAILDAT$");
 	assert_string_equal(urls[1], "smb://192.168.7.11/MAILDAT$");
-	conf_target_urls_free(urls, n);
+	target_urls_free(urls, n);
 
 	/* The largest range allowed. */
-	assert_int_equal(conf_target_urls(&c->targets[3], &urls, &n), 0);
+	target_urls(c, 3, &urls, &n);
 	assert_int_equal(n, 65534);
 	assert_string_equal(urls[0], "smb://172.16.0.1/MAILDAT$");
 	assert_string_equal(urls[255], "smb://172.16.1.0/MAILDAT$");
 	assert_string_equal(urls[65533], "smb://172.16.255.254/MAILDAT$");
-	conf_target_urls_free(urls, n);
+	target_urls_free(urls, n);
 	conf_free(c);
 }
 
@@ -789,17 +832,20 @@ test_urls_accumulate(void **state)
 	assert_string_equal(c->targets[0].urls[4], "smb://h4/SHARE");
 	assert_int_equal(c->targets[0].discover, 1);
 
-	/* Hosts first, then URLs, normalised; the repeated h1 once. */
-	assert_int_equal(conf_target_urls(&c->targets[0], &urls, &n), 0);
+	/*
+	 * Hosts first, then URLs, normalised; the repeated h1 once.  With
+	 * discover, a host, or a URL without a folder, is the host's shares.
+	 */
+	target_urls(c, 0, &urls, &n);
 	assert_int_equal(n, 7);
-	assert_string_equal(urls[0], "smb://h1/MAILDAT$");
-	assert_string_equal(urls[1], "smb://[fe80::2]/MAILDAT$");
-	assert_string_equal(urls[2], "smb://h2/MAILDAT$");
-	assert_string_equal(urls[3], "smb://127.0.0.1:4450/MAILDAT$");
+	assert_string_equal(urls[0], "smb://h1/");
+	assert_string_equal(urls[1], "smb://[fe80::2]/");
+	assert_string_equal(urls[2], "smb://h2/");
+	assert_string_equal(urls[3], "smb://127.0.0.1:4450/");
 	assert_string_equal(urls[4], "smb://[::1]:4451/PO/sub%20dir");
 	assert_string_equal(urls[5], "smb://h3/");
-	assert_string_equal(urls[6], "smb://h4/SHARE");
-	conf_target_urls_free(urls, n);
+	assert_string_equal(urls[6], "smb://h4/");
+	target_urls_free(urls, n);
 	conf_free(c);
 }
 
@@ -944,77 +990,77 @@ test_bom_crlf(void **state)
 static void
 test_parse_helpers(void **state)
 {
-	struct conf_syslog d;
+	struct confval_syslog d;
 	char err[256];
 	int v;
 
 	(void)state;
-	assert_int_equal(conf_parse_bool("Yes", &v), 0);
+	assert_int_equal(confval_bool("Yes", &v), 0);
 	assert_int_equal(v, 1);
-	assert_int_equal(conf_parse_bool("on", &v), 0);
+	assert_int_equal(confval_bool("on", &v), 0);
 	assert_int_equal(v, 1);
-	assert_int_equal(conf_parse_bool("1", &v), 0);
+	assert_int_equal(confval_bool("1", &v), 0);
 	assert_int_equal(v, 1);
-	assert_int_equal(conf_parse_bool("TRUE", &v), 0);
+	assert_int_equal(confval_bool("TRUE", &v), 0);
 	assert_int_equal(v, 1);
-	assert_int_equal(conf_parse_bool("off", &v), 0);
+	assert_int_equal(confval_bool("off", &v), 0);
 	assert_int_equal(v, 0);
-	assert_int_equal(conf_parse_bool("false", &v), 0);
+	assert_int_equal(confval_bool("false", &v), 0);
 	assert_int_equal(v, 0);
-	assert_int_equal(conf_parse_bool("0", &v), 0);
+	assert_int_equal(confval_bool("0", &v), 0);
 	assert_int_equal(v, 0);
-	assert_int_equal(conf_parse_bool("no", &v), 0);
+	assert_int_equal(confval_bool("no", &v), 0);
 	assert_int_equal(v, 0);
-	assert_int_equal(conf_parse_bool("", &v), -1);
-	assert_int_equal(conf_parse_bool("yess", &v), -1);
+	assert_int_equal(confval_bool("", &v), -1);
+	assert_int_equal(confval_bool("yess", &v), -1);
 
-	assert_int_equal(conf_parse_severity("emerg", &v), 0);
+	assert_int_equal(confval_severity("emerg", &v), 0);
 	assert_int_equal(v, LOG_EMERG);
-	assert_int_equal(conf_parse_severity("warning", &v), 0);
+	assert_int_equal(confval_severity("warning", &v), 0);
 	assert_int_equal(v, LOG_WARNING);
-	assert_int_equal(conf_parse_severity("debug", &v), 0);
+	assert_int_equal(confval_severity("debug", &v), 0);
 	assert_int_equal(v, LOG_DEBUG);
-	assert_int_equal(conf_parse_severity("warn", &v), -1);
-	assert_string_equal(conf_severity_name(LOG_ERR), "err");
-	assert_string_equal(conf_severity_name(LOG_NOTICE), "notice");
-	assert_string_equal(conf_severity_name(LOG_ALERT), "alert");
-	assert_string_equal(conf_severity_name(99), "unknown");
+	assert_int_equal(confval_severity("warn", &v), -1);
+	assert_string_equal(confval_severity_name(LOG_ERR), "err");
+	assert_string_equal(confval_severity_name(LOG_NOTICE), "notice");
+	assert_string_equal(confval_severity_name(LOG_ALERT), "alert");
+	assert_string_equal(confval_severity_name(99), "unknown");
 
-	assert_int_equal(conf_parse_facility("daemon", &v), 0);
+	assert_int_equal(confval_facility("daemon", &v), 0);
 	assert_int_equal(v, LOG_DAEMON);
-	assert_int_equal(conf_parse_facility("user", &v), 0);
+	assert_int_equal(confval_facility("user", &v), 0);
 	assert_int_equal(v, LOG_USER);
-	assert_int_equal(conf_parse_facility("local0", &v), 0);
+	assert_int_equal(confval_facility("local0", &v), 0);
 	assert_int_equal(v, LOG_LOCAL0);
-	assert_int_equal(conf_parse_facility("local7", &v), 0);
+	assert_int_equal(confval_facility("local7", &v), 0);
 	assert_int_equal(v, LOG_LOCAL7);
-	assert_int_equal(conf_parse_facility("local8", &v), -1);
-	assert_int_equal(conf_parse_facility("local", &v), -1);
-	assert_int_equal(conf_parse_facility("auth", &v), -1);
+	assert_int_equal(confval_facility("local8", &v), -1);
+	assert_int_equal(confval_facility("local", &v), -1);
+	assert_int_equal(confval_facility("auth", &v), -1);
 
-	assert_int_equal(conf_parse_syslog("local", &d, err, sizeof(err)), 0);
-	assert_int_equal(d.kind, CONF_SYSLOG_LOCAL);
-	assert_int_equal(conf_parse_syslog("unix:/dev/log", &d, err,
+	assert_int_equal(confval_syslog("local", &d, err, sizeof(err)), 0);
+	assert_int_equal(d.kind, CONFVAL_SYSLOG_LOCAL);
+	assert_int_equal(confval_syslog("unix:/dev/log", &d, err,
 	    sizeof(err)), 0);
-	assert_int_equal(d.kind, CONF_SYSLOG_UNIX);
+	assert_int_equal(d.kind, CONFVAL_SYSLOG_UNIX);
 	assert_string_equal(d.path, "/dev/log");
-	assert_int_equal(conf_parse_syslog("udp:loghost.example:514", &d, err,
+	assert_int_equal(confval_syslog("udp:loghost.example:514", &d, err,
 	    sizeof(err)), 0);
-	assert_int_equal(d.kind, CONF_SYSLOG_UDP);
+	assert_int_equal(d.kind, CONFVAL_SYSLOG_UDP);
 	assert_string_equal(d.host, "loghost.example");
 	assert_string_equal(d.port, "514");
-	assert_int_equal(conf_parse_syslog("tcp:[2001:db8::1]:6514", &d, err,
+	assert_int_equal(confval_syslog("tcp:[2001:db8::1]:6514", &d, err,
 	    sizeof(err)), 0);
-	assert_int_equal(d.kind, CONF_SYSLOG_TCP);
+	assert_int_equal(d.kind, CONFVAL_SYSLOG_TCP);
 	assert_string_equal(d.host, "2001:db8::1");
 	assert_string_equal(d.port, "6514");
-	assert_int_equal(conf_parse_syslog("tcp:10.0.0.1:0", &d, err,
+	assert_int_equal(confval_syslog("tcp:10.0.0.1:0", &d, err,
 	    sizeof(err)), -1);
-	assert_int_equal(conf_parse_syslog("tcp:[10.0.0.1]:514", &d, err,
+	assert_int_equal(confval_syslog("tcp:[10.0.0.1]:514", &d, err,
 	    sizeof(err)), -1);
-	assert_int_equal(conf_parse_syslog("udp::514", &d, err, sizeof(err)),
+	assert_int_equal(confval_syslog("udp::514", &d, err, sizeof(err)),
 	    -1);
-	assert_int_equal(conf_parse_syslog("LOCAL", &d, err, sizeof(err)), -1);
+	assert_int_equal(confval_syslog("LOCAL", &d, err, sizeof(err)), -1);
 }
 
 static void

@@ -33,15 +33,16 @@ struct fixture {
 
 /* A result for \\host\share with the given identity (NULL net: failed). */
 static void
-make_result(struct crawl_result *r, const char *host, const char *share,
+make_result(struct result *r, const char *host, const char *share,
     const char *net, const char *po, const char *serial, int64_t t,
-    enum crawl_outcome o)
+    enum outcome o)
 {
+	struct location l;
+
 	memset(r, 0, sizeof(*r));
-	r->host = xstrdup(host);
-	r->share = xstrdup(share);
-	r->path = xstrdup("");
-	r->location = crawl_location(host, 0, share, "");
+	location_set(&l, host, 0, share, "");
+	result_locate(r, &l);
+	location_free(&l);
 	r->outcome = o;
 	r->started_us = t;
 	r->finished_us = t;
@@ -62,15 +63,15 @@ make_result(struct crawl_result *r, const char *host, const char *share,
 
 static void
 save(struct fixture *f, const char *host, const char *share, const char *net,
-    const char *po, const char *serial, enum crawl_outcome o)
+    const char *po, const char *serial, enum outcome o)
 {
-	struct crawl_result r;
+	struct result r;
 	char err[256];
 
 	f->now += 1000000;
 	make_result(&r, host, share, net, po, serial, f->now, o);
 	assert_int_equal(store_save(f->st, &r, err, sizeof(err)), 0);
-	crawl_result_free(&r);
+	result_free(&r);
 }
 
 static void
@@ -213,9 +214,9 @@ test_duplicate_serial_raised_once_then_cleared(void **state)
 	const struct rules_event *e;
 	char *text;
 
-	save(f, "ex1", "MAILDAT$", "CORP", "EXCH1", "22-28798", CRAWL_OK);
-	save(f, "ex2", "MAILDAT$", "CORP", "EXCH2", "22-28798", CRAWL_OK);
-	save(f, "fs1", "mail", "CORP", "HQ", "32-64537", CRAWL_OK);
+	save(f, "ex1", "MAILDAT$", "CORP", "EXCH1", "22-28798", OUTCOME_OK);
+	save(f, "ex2", "MAILDAT$", "CORP", "EXCH2", "22-28798", OUTCOME_OK);
+	save(f, "fs1", "mail", "CORP", "HQ", "32-64537", OUTCOME_OK);
 	ev = eval(f);
 	assert_int_equal(ev.n, 1);
 	e = find_event(&ev, "duplicate-serial");
@@ -240,7 +241,7 @@ test_duplicate_serial_raised_once_then_cleared(void **state)
 	assert_int_equal(count_alerts(f, "1"), 1);
 
 	/* A third connector joins: still one alert, message names all. */
-	save(f, "ex3", "MAILDAT$", "CORP", "EXCH3", "22-28798", CRAWL_OK);
+	save(f, "ex3", "MAILDAT$", "CORP", "EXCH3", "22-28798", OUTCOME_OK);
 	ev = eval(f);
 	assert_int_equal(ev.n, 0);
 	rules_events_free(&ev);
@@ -249,8 +250,8 @@ test_duplicate_serial_raised_once_then_cleared(void **state)
 	    1);
 
 	/* Two change their serials: the collision clears. */
-	save(f, "ex2", "MAILDAT$", "CORP", "EXCH2", "22-28799", CRAWL_OK);
-	save(f, "ex3", "MAILDAT$", "CORP", "EXCH3", "22-28797", CRAWL_OK);
+	save(f, "ex2", "MAILDAT$", "CORP", "EXCH2", "22-28799", OUTCOME_OK);
+	save(f, "ex3", "MAILDAT$", "CORP", "EXCH3", "22-28797", OUTCOME_OK);
 	ev = eval(f);
 	assert_int_equal(count_events(&ev, "duplicate-serial", RULES_CLEARED),
 	    1);
@@ -260,7 +261,7 @@ test_duplicate_serial_raised_once_then_cleared(void **state)
 	    "state = 'cleared' AND cleared IS NOT NULL"), 1);
 
 	/* serial-changed clears once a crawl finds the same serial again. */
-	save(f, "ex2", "MAILDAT$", "CORP", "EXCH2", "22-28799", CRAWL_OK);
+	save(f, "ex2", "MAILDAT$", "CORP", "EXCH2", "22-28799", OUTCOME_OK);
 	ev = eval(f);
 	assert_int_equal(count_events(&ev, "serial-changed", RULES_CLEARED), 1);
 	rules_events_free(&ev);
@@ -275,12 +276,12 @@ test_duplicate_address_and_postoffice(void **state)
 
 	/* Locations never identified sit in the same table (they once
 	 * made SQLite 3.40 drop every row of a join-based rule). */
-	save(f, "x", "nothing", NULL, NULL, NULL, CRAWL_UNREACHABLE);
-	save(f, "y", "MAILDAT$", NULL, NULL, NULL, CRAWL_UNREACHABLE);
-	save(f, "a", "mail", "NET", "PO", "11-11111", CRAWL_OK);
-	save(f, "b", "mail", "net", "po", "11-11112", CRAWL_OK);
-	save(f, "c", "mail", "NET2", "PO2", "33-33333", CRAWL_OK);
-	save(f, "d", "mail", "NET2", "PO2", "33-33333", CRAWL_OK);
+	save(f, "x", "nothing", NULL, NULL, NULL, OUTCOME_UNREACHABLE);
+	save(f, "y", "MAILDAT$", NULL, NULL, NULL, OUTCOME_UNREACHABLE);
+	save(f, "a", "mail", "NET", "PO", "11-11111", OUTCOME_OK);
+	save(f, "b", "mail", "net", "po", "11-11112", OUTCOME_OK);
+	save(f, "c", "mail", "NET2", "PO2", "33-33333", OUTCOME_OK);
+	save(f, "d", "mail", "NET2", "PO2", "33-33333", OUTCOME_OK);
 	ev = eval(f);
 	e = find_event(&ev, "duplicate-address");
 	assert_non_null(e);
@@ -305,19 +306,19 @@ test_unreachable_after_n_failures(void **state)
 	struct fixture *f = *state;
 	struct rules_events ev;
 
-	save(f, "h", "MAILDAT$", "N", "P", "12-34567", CRAWL_OK);
-	save(f, "h", "MAILDAT$", NULL, NULL, NULL, CRAWL_UNREACHABLE);
+	save(f, "h", "MAILDAT$", "N", "P", "12-34567", OUTCOME_OK);
+	save(f, "h", "MAILDAT$", NULL, NULL, NULL, OUTCOME_UNREACHABLE);
 	ev = eval(f);
 	assert_null(find_event(&ev, "unreachable"));	/* 1 < 2 */
 	rules_events_free(&ev);
-	save(f, "h", "MAILDAT$", NULL, NULL, NULL, CRAWL_UNREACHABLE);
+	save(f, "h", "MAILDAT$", NULL, NULL, NULL, OUTCOME_UNREACHABLE);
 	ev = eval(f);
 	assert_int_equal(count_events(&ev, "unreachable", RULES_RAISED), 1);
 	assert_non_null(strstr(find_event(&ev, "unreachable")->message,
 	    "could not be read in its last 2 crawls (unreachable: host port "
 	    "445: Connection refused)"));
 	rules_events_free(&ev);
-	save(f, "h", "MAILDAT$", "N", "P", "12-34567", CRAWL_OK);
+	save(f, "h", "MAILDAT$", "N", "P", "12-34567", OUTCOME_OK);
 	ev = eval(f);
 	assert_int_equal(count_events(&ev, "unreachable", RULES_CLEARED), 1);
 	rules_events_free(&ev);
@@ -329,8 +330,8 @@ test_renotify_repeats_open_alert(void **state)
 	struct fixture *f = *state;
 	struct rules_events ev;
 
-	save(f, "a", "m", "X", "A", "22-28798", CRAWL_OK);
-	save(f, "b", "m", "X", "B", "22-28798", CRAWL_OK);
+	save(f, "a", "m", "X", "A", "22-28798", OUTCOME_OK);
+	save(f, "b", "m", "X", "B", "22-28798", OUTCOME_OK);
 	ev = eval(f);
 	assert_int_equal(count_events(&ev, "duplicate-serial", RULES_RAISED), 1);
 	rules_events_free(&ev);
@@ -355,8 +356,8 @@ test_user_rule_and_switch_off(void **state)
 	struct rules_events ev;
 	const struct rules_event *e;
 
-	save(f, "a", "m", "X", "A", "22-28798", CRAWL_OK);
-	save(f, "b", "m", "X", "B", "22-28798", CRAWL_OK);
+	save(f, "a", "m", "X", "A", "22-28798", OUTCOME_OK);
+	save(f, "b", "m", "X", "B", "22-28798", OUTCOME_OK);
 	load_conf(f, "[rule connector-serial]\nseverity = notice\n"
 	    "query = SELECT location AS key, 'connector postoffice ' || "
 	    "address AS message FROM postoffices WHERE serial = '22-28798'\n"
@@ -417,17 +418,17 @@ static void
 test_malformed_includes_unidentified(void **state)
 {
 	struct fixture *f = *state;
-	struct crawl_result r;
+	struct result r;
 	struct rules_events ev;
 	char err[256];
 
 	f->now += 1000000;
 	make_result(&r, "z", "mail", NULL, NULL, NULL, f->now,
-	    CRAWL_MALFORMED);
+	    OUTCOME_MALFORMED);
 	free(r.error);
 	r.error = xstrdup("GLB\\MASTER.GLB: MASTER.GLB is 100 bytes, not 176");
 	assert_int_equal(store_save(f->st, &r, err, sizeof(err)), 0);
-	crawl_result_free(&r);
+	result_free(&r);
 	ev = eval(f);
 	assert_int_equal(count_events(&ev, "malformed", RULES_RAISED), 1);
 	assert_string_equal(find_event(&ev, "malformed")->message,

@@ -39,12 +39,12 @@ static int	 dbcount;
 
 /* A crawl result with its own storage. */
 struct res {
-	struct crawl_result r;
+	struct result r;
 	char		 location[128];
 	char		 host[32];
 	char		 share[32];
 	char		 path[32];
-	struct crawl_route routes[8];
+	struct result_route routes[8];
 };
 
 static int
@@ -100,7 +100,7 @@ open_new(char *path, size_t pathlen)
 /* Fill a result for \\host\share, found or not, at time t. */
 static void
 mkres(struct res *x, const char *host, const char *share,
-    enum crawl_outcome o, const char *net, const char *po,
+    enum outcome o, const char *net, const char *po,
     const char *serial, int64_t t)
 {
 	struct po_master *m = &x->r.master;
@@ -109,10 +109,10 @@ mkres(struct res *x, const char *host, const char *share,
 	snprintf(x->host, sizeof(x->host), "%s", host);
 	snprintf(x->share, sizeof(x->share), "%s", share);
 	snprintf(x->location, sizeof(x->location), "\\\\%s\\%s", host, share);
-	x->r.location = x->location;
-	x->r.host = x->host;
-	x->r.share = x->share;
-	x->r.path = x->path;
+	x->r.unc = x->location;
+	x->r.loc.host = x->host;
+	x->r.loc.share = x->share;
+	x->r.loc.path = x->path;
 	x->r.outcome = o;
 	x->r.started_us = t - 2000000;
 	x->r.finished_us = t;
@@ -138,7 +138,7 @@ mkres(struct res *x, const char *host, const char *share,
 static void
 addroute(struct res *x, const char *net, const char *po, uint8_t type)
 {
-	struct crawl_route *rt = &x->routes[x->r.nroutes++];
+	struct result_route *rt = &x->routes[x->r.nroutes++];
 
 	snprintf(rt->network, sizeof(rt->network), "%s", net);
 	snprintf(rt->postoffice, sizeof(rt->postoffice), "%s", po);
@@ -261,7 +261,7 @@ test_save_views(void **state)
 
 	(void)state;
 	st = open_new(path, sizeof(path));
-	mkres(&x, "ex1", "MAILDAT$", CRAWL_OK, "CORP", "HQ", "22-28798", T0);
+	mkres(&x, "ex1", "MAILDAT$", OUTCOME_OK, "CORP", "HQ", "22-28798", T0);
 	addroute(&x, "CORP", "BRANCH", 0);
 	addroute(&x, "CORP", "LAB", 16);
 	addroute(&x, "INET", "", 12);
@@ -311,7 +311,7 @@ test_serial_raw_hex(void **state)
 
 	(void)state;
 	st = open_new(path, sizeof(path));
-	mkres(&x, "h", "s", CRAWL_OK, "N", "P", "0799-99992", T0);
+	mkres(&x, "h", "s", OUTCOME_OK, "N", "P", "0799-99992", T0);
 	/* Bytes no display form covers. */
 	memcpy(x.r.master.serial_raw,
 	    "\x01\xff\x10\x00\x7f\x80\x00\x00\x00\xab", PO_SERIAL_LEN);
@@ -337,24 +337,24 @@ test_history(void **state)
 
 	(void)state;
 	st = open_new(path, sizeof(path));
-	mkres(&x, "h1", "s", CRAWL_OK, "NET", "PO", "12-34567", T0);
+	mkres(&x, "h1", "s", OUTCOME_OK, "NET", "PO", "12-34567", T0);
 	save(st, &x);
 	/* The same identity again: no history. */
-	mkres(&x, "h1", "s", CRAWL_OK, "NET", "PO", "12-34567", T0 + MIN);
+	mkres(&x, "h1", "s", OUTCOME_OK, "NET", "PO", "12-34567", T0 + MIN);
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT count(*) FROM postoffice_history"),
 	    "0");
 	/* Serial changed. */
-	mkres(&x, "h1", "s", CRAWL_OK, "NET", "PO", "22-28798", T0 + 2 * MIN);
+	mkres(&x, "h1", "s", OUTCOME_OK, "NET", "PO", "22-28798", T0 + 2 * MIN);
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT location, changed, field, old, new "
 	    "FROM postoffice_history"),
 	    "\\\\h1\\s|2026-11-24T02:41:27Z|serial|12-34567|22-28798");
 	/* Network and postoffice changed, then serial back. */
-	mkres(&x, "h1", "s", CRAWL_OK, "NET2", "PO2", "22-28798",
+	mkres(&x, "h1", "s", OUTCOME_OK, "NET2", "PO2", "22-28798",
 	    T0 + 3 * MIN);
 	save(st, &x);
-	mkres(&x, "h1", "s", CRAWL_OK, "NET2", "PO2", "12-34567",
+	mkres(&x, "h1", "s", OUTCOME_OK, "NET2", "PO2", "12-34567",
 	    T0 + 4 * MIN);
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT changed, field, old, new "
@@ -364,10 +364,10 @@ test_history(void **state)
 	    "2026-11-24T02:42:27Z|postoffice|PO|PO2\n"
 	    "2026-11-24T02:43:27Z|serial|22-28798|12-34567");
 	/* A failed crawl in between does not make a change. */
-	mkres(&x, "h1", "s", CRAWL_UNREACHABLE, NULL, NULL, NULL,
+	mkres(&x, "h1", "s", OUTCOME_UNREACHABLE, NULL, NULL, NULL,
 	    T0 + 5 * MIN);
 	save(st, &x);
-	mkres(&x, "h1", "s", CRAWL_OK, "NET2", "PO2", "12-34567",
+	mkres(&x, "h1", "s", OUTCOME_OK, "NET2", "PO2", "12-34567",
 	    T0 + 6 * MIN);
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT count(*) FROM postoffice_history"),
@@ -390,40 +390,40 @@ test_routes_last_good(void **state)
 
 	(void)state;
 	st = open_new(path, sizeof(path));
-	mkres(&x, "h", "s", CRAWL_OK, "CORP", "HQ", "12-34567", T0);
+	mkres(&x, "h", "s", OUTCOME_OK, "CORP", "HQ", "12-34567", T0);
 	addroute(&x, "CORP", "A", 0);
 	addroute(&x, "CORP", "B", 0);
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT to_address, type FROM routes"), two);
 
 	/* Unreachable: no master, no routes; the routes stay. */
-	mkres(&x, "h", "s", CRAWL_UNREACHABLE, NULL, NULL, NULL, T0 + MIN);
+	mkres(&x, "h", "s", OUTCOME_UNREACHABLE, NULL, NULL, NULL, T0 + MIN);
 	x.r.error = "connection refused";
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT to_address, type FROM routes"), two);
 
 	/* Master read, NETWORK.GLB damaged, no routes: the routes stay. */
-	mkres(&x, "h", "s", CRAWL_MALFORMED, "CORP", "HQ", "12-34567",
+	mkres(&x, "h", "s", OUTCOME_MALFORMED, "CORP", "HQ", "12-34567",
 	    T0 + 2 * MIN);
 	x.r.error = "GLB\\NETWORK.GLB: bad size";
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT to_address, type FROM routes"), two);
 
 	/* Master read but NETWORK.GLB unreadable: the routes stay. */
-	mkres(&x, "h", "s", CRAWL_ACCESS_DENIED, "CORP", "HQ", "12-34567",
+	mkres(&x, "h", "s", OUTCOME_ACCESS_DENIED, "CORP", "HQ", "12-34567",
 	    T0 + 3 * MIN);
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT to_address, type FROM routes"), two);
 
 	/* A good crawl replaces them. */
-	mkres(&x, "h", "s", CRAWL_OK, "CORP", "HQ", "12-34567", T0 + 4 * MIN);
+	mkres(&x, "h", "s", OUTCOME_OK, "CORP", "HQ", "12-34567", T0 + 4 * MIN);
 	addroute(&x, "INET", "", 12);
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT to_address, type FROM routes"),
 	    "INET|smtp");
 
 	/* Malformed with the routes it could read replaces them too. */
-	mkres(&x, "h", "s", CRAWL_MALFORMED, "CORP", "HQ", "12-34567",
+	mkres(&x, "h", "s", OUTCOME_MALFORMED, "CORP", "HQ", "12-34567",
 	    T0 + 5 * MIN);
 	addroute(&x, "CORP", "C", 0);
 	save(st, &x);
@@ -431,7 +431,7 @@ test_routes_last_good(void **state)
 	    "CORP/C|msmail");
 
 	/* A good crawl with no routes empties them. */
-	mkres(&x, "h", "s", CRAWL_OK, "CORP", "HQ", "12-34567", T0 + 6 * MIN);
+	mkres(&x, "h", "s", OUTCOME_OK, "CORP", "HQ", "12-34567", T0 + 6 * MIN);
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT count(*) FROM routes"), "0");
 	store_close(st);
@@ -448,10 +448,10 @@ test_failed_keeps_identity(void **state)
 
 	(void)state;
 	st = open_new(path, sizeof(path));
-	mkres(&x, "h", "s", CRAWL_OK, "CORP", "HQ", "12-34567", T0);
+	mkres(&x, "h", "s", OUTCOME_OK, "CORP", "HQ", "12-34567", T0);
 	save(st, &x);
 	for (i = 1; i <= 3; i++) {
-		mkres(&x, "h", "s", i == 3 ? CRAWL_TIMEOUT : CRAWL_UNREACHABLE,
+		mkres(&x, "h", "s", i == 3 ? OUTCOME_TIMEOUT : OUTCOME_UNREACHABLE,
 		    NULL, NULL, NULL, T0 + i * MIN);
 		x.r.error = i == 3 ? "timed out after 30s" : "no route to host";
 		save(st, &x);
@@ -466,7 +466,7 @@ test_failed_keeps_identity(void **state)
 	    "ORDER BY id"), "ok|NULL\nunreachable|no route to host\n"
 	    "unreachable|no route to host\ntimeout|timed out after 30s");
 	/* It comes back: failures reset, last_error cleared. */
-	mkres(&x, "h", "s", CRAWL_OK, "CORP", "HQ", "12-34567", T0 + 4 * MIN);
+	mkres(&x, "h", "s", OUTCOME_OK, "CORP", "HQ", "12-34567", T0 + 4 * MIN);
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT last_outcome, last_error, failures, "
 	    "last_seen FROM postoffices"),
@@ -484,10 +484,10 @@ test_never_postoffice(void **state)
 
 	(void)state;
 	st = open_new(path, sizeof(path));
-	mkres(&x, "h", "public", CRAWL_NOT_POSTOFFICE, NULL, NULL, NULL, T0);
+	mkres(&x, "h", "public", OUTCOME_NOT_POSTOFFICE, NULL, NULL, NULL, T0);
 	x.r.error = "no GLB\\MASTER.GLB";
 	save(st, &x);
-	mkres(&x, "dead", "s", CRAWL_UNREACHABLE, NULL, NULL, NULL, T0);
+	mkres(&x, "dead", "s", OUTCOME_UNREACHABLE, NULL, NULL, NULL, T0);
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT count(*) FROM postoffices"), "0");
 	assert_string_equal(Q(st, "SELECT location, outcome, error FROM "
@@ -495,12 +495,12 @@ test_never_postoffice(void **state)
 	    "\\\\h\\public|not-postoffice|no GLB\\MASTER.GLB\n"
 	    "\\\\dead\\s|unreachable|NULL");
 	/* Found later: it appears, first_seen is when it was found. */
-	mkres(&x, "h", "public", CRAWL_OK, "N", "P", "12-34567", T0 + MIN);
+	mkres(&x, "h", "public", OUTCOME_OK, "N", "P", "12-34567", T0 + MIN);
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT location, first_seen FROM "
 	    "postoffices"), "\\\\h\\public|2026-11-24T02:40:27Z");
 	/* And it stays when it goes away again. */
-	mkres(&x, "h", "public", CRAWL_NOT_POSTOFFICE, NULL, NULL, NULL,
+	mkres(&x, "h", "public", OUTCOME_NOT_POSTOFFICE, NULL, NULL, NULL,
 	    T0 + 2 * MIN);
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT address, last_outcome FROM "
@@ -514,7 +514,7 @@ test_batch(void **state)
 	struct store *st;
 	struct rows rows;
 	struct res *xs;
-	struct crawl_result *v;
+	struct result *v;
 	char path[256], host[32], err[512];
 	size_t i, n = 200;
 
@@ -526,7 +526,7 @@ test_batch(void **state)
 	assert_non_null(v);
 	for (i = 0; i < n; i++) {
 		snprintf(host, sizeof(host), "host%03zu", i);
-		mkres(&xs[i], host, "MAILDAT$", CRAWL_OK, "NET", host,
+		mkres(&xs[i], host, "MAILDAT$", OUTCOME_OK, "NET", host,
 		    "12-34567", T0);
 		addroute(&xs[i], "NET", "OTHER", 0);
 		v[i] = xs[i].r;
@@ -541,16 +541,16 @@ test_batch(void **state)
 	/* One bad result: nothing of the batch is saved. */
 	for (i = 0; i < 10; i++) {
 		snprintf(host, sizeof(host), "more%03zu", i);
-		mkres(&xs[i], host, "s", CRAWL_OK, "NET", host, "12-34567",
+		mkres(&xs[i], host, "s", OUTCOME_OK, "NET", host, "12-34567",
 		    T0 + MIN);
 		v[i] = xs[i].r;
 	}
-	v[7].location = NULL;
+	v[7].unc = NULL;
 	assert_int_equal(store_save_batch(st, v, 10, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "result 8 of 10"));
 	assert_non_null(strstr(err, "without its location"));
 	v[7] = xs[7].r;
-	v[3].outcome = (enum crawl_outcome)99;
+	v[3].outcome = (enum outcome)99;
 	assert_int_equal(store_save_batch(st, v, 10, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "outcome 99"));
 	assert_string_equal(Q(st, "SELECT count(*) FROM crawls"), "200");
@@ -574,7 +574,7 @@ test_reopen(void **state)
 
 	(void)state;
 	st = open_new(path, sizeof(path));
-	mkres(&x, "h", "s", CRAWL_OK, "CORP", "HQ", "12-34567", T0);
+	mkres(&x, "h", "s", OUTCOME_OK, "CORP", "HQ", "12-34567", T0);
 	addroute(&x, "CORP", "A", 0);
 	save(st, &x);
 	store_close(st);
@@ -583,7 +583,7 @@ test_reopen(void **state)
 	    0);
 	assert_string_equal(Q(st, "SELECT address, serial FROM postoffices"),
 	    "CORP/HQ|12-34567");
-	mkres(&x, "h", "s", CRAWL_OK, "CORP", "HQ", "22-28798", T0 + MIN);
+	mkres(&x, "h", "s", OUTCOME_OK, "CORP", "HQ", "22-28798", T0 + MIN);
 	save(st, &x);
 	store_close(st);
 
@@ -778,11 +778,11 @@ test_migrate_from_1(void **state)
 	assert_string_equal(Q(st, "PRAGMA foreign_key_check"), "");
 	assert_string_equal(Q(st, "PRAGMA integrity_check"), "ok");
 	/* And it goes on from there. */
-	mkres(&x, "old", "s", CRAWL_UNREACHABLE, NULL, NULL, NULL,
+	mkres(&x, "old", "s", OUTCOME_UNREACHABLE, NULL, NULL, NULL,
 	    T0 + 10 * MIN);
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT failures FROM postoffices"), "3");
-	mkres(&x, "old", "s", CRAWL_OK, "OLD", "PO", "22-28798",
+	mkres(&x, "old", "s", OUTCOME_OK, "OLD", "PO", "22-28798",
 	    T0 + 11 * MIN);
 	save(st, &x);
 	assert_string_equal(Q(st, "SELECT failures, serial FROM postoffices"),
@@ -848,7 +848,7 @@ test_busy(void **state)
 	assert_int_equal(sqlite3_exec(store_db(st2), "BEGIN IMMEDIATE", NULL,
 	    NULL, NULL), SQLITE_OK);
 	assert_int_equal(store_set_busy_timeout(st, 50), 0);
-	mkres(&x, "h", "s", CRAWL_OK, "N", "P", "12-34567", T0);
+	mkres(&x, "h", "s", OUTCOME_OK, "N", "P", "12-34567", T0);
 	assert_int_equal(store_save(st, &x.r, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "locked"));
 	/* A reader is not blocked by the writer (WAL). */
@@ -932,7 +932,7 @@ test_query_refused(void **state)
 
 	(void)state;
 	st = open_new(path, sizeof(path));
-	mkres(&x, "h", "s", CRAWL_OK, "CORP", "HQ", "12-34567", T0);
+	mkres(&x, "h", "s", OUTCOME_OK, "CORP", "HQ", "12-34567", T0);
 	save(st, &x);
 	store_close(st);
 
@@ -994,7 +994,7 @@ test_query_allowed(void **state)
 
 	(void)state;
 	st = open_new(path, sizeof(path));
-	mkres(&x, "h", "s", CRAWL_OK, "CORP", "HQ", "22-28798", T0);
+	mkres(&x, "h", "s", OUTCOME_OK, "CORP", "HQ", "22-28798", T0);
 	addroute(&x, "CORP", "A", 0);
 	save(st, &x);
 
@@ -1032,7 +1032,7 @@ test_query_allowed(void **state)
 	assert_string_equal(Q(qs, "SELECT count(*) FROM crawls WHERE "
 	    "outcome = ?1", "ok"), "1");
 	/* The writer goes on while the reader is open. */
-	mkres(&x, "h2", "s", CRAWL_OK, "CORP", "B", "12-34567", T0 + MIN);
+	mkres(&x, "h2", "s", OUTCOME_OK, "CORP", "B", "12-34567", T0 + MIN);
 	save(st, &x);
 	assert_string_equal(Q(qs, "SELECT count(*) FROM postoffices"), "2");
 

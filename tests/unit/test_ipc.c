@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "crawl.h"
-#include "msg.h"
+#include "ipc.h"
 #include "po.h"
 #include "xmalloc.h"
 
@@ -66,7 +66,7 @@ tm_skip_str(const uint8_t *p, size_t off)
 {
 	uint32_t n = tm_le32(p + off);
 
-	return off + 4 + (n == MSG_STR_NULL ? 0 : n);
+	return off + 4 + (n == IPC_STR_NULL ? 0 : n);
 }
 
 /* A copy of p[0..n) in an exactly n-byte allocation (ASan sees overreads). */
@@ -92,12 +92,11 @@ tm_setname(char *dst, const char *s, size_t size)
 
 /* A job with every field set. */
 static void
-tm_job_full(struct msg_job *j)
+tm_job_full(struct ipc_job *j)
 {
 	memset(j, 0, sizeof(*j));
 	j->id = TM_JOB_ID;
-	j->url = xstrdup("smb://fs1:1445/MAIL/PO");
-	j->discover = 0;
+	location_set(&j->loc, "fs1", 1445, "MAIL", "PO");
 	j->username = xstrdup("crawler");
 	j->password = xstrdup("s3cr\xc3\xa9t pass");
 	j->domain = xstrdup("CORP");
@@ -110,31 +109,27 @@ tm_job_full(struct msg_job *j)
 
 /* A guest discover job: every optional string NULL, odd timeouts. */
 static void
-tm_job_guest(struct msg_job *j)
+tm_job_guest(struct ipc_job *j)
 {
 	memset(j, 0, sizeof(*j));
 	j->id = 7;
-	j->url = xstrdup("smb://fs2/");
-	j->discover = 1;
+	location_set(&j->loc, "fs2", 0, "", "");
+	j->loc.discover = 1;
 	j->timeout_ms = -1;
 	j->connect_timeout_ms = INT32_MIN;
 }
 
 /* A postoffice found: full identity, three routes, no error. */
 static void
-tm_result_full(struct crawl_result *r)
+tm_result_full(struct result *r)
 {
 	static const uint8_t raw[PO_SERIAL_LEN] = {
 		0x64, 0x83, 0x82, 0x83, 0x72, 0x1d, 0x96, 0x90, 0x00, 0xff
 	};
 
 	memset(r, 0, sizeof(*r));
-	r->location = xstrdup("\\\\fs1@1445\\MAIL\\PO");
-	r->host = xstrdup("fs1");
-	r->port = 1445;
-	r->share = xstrdup("MAIL");
-	r->path = xstrdup("PO");
-	r->outcome = CRAWL_OK;
+	location_set(&r->loc, "fs1", 1445, "MAIL", "PO");
+	r->outcome = OUTCOME_OK;
 	r->error = NULL;
 	r->has_master = 1;
 	tm_setname(r->master.network, "CORP", sizeof(r->master.network));
@@ -166,15 +161,11 @@ tm_result_full(struct crawl_result *r)
 
 /* A failed crawl: no master, no routes, an error message. */
 static void
-tm_result_failed(struct crawl_result *r)
+tm_result_failed(struct result *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->location = xstrdup("\\\\fs9\\GONE");
-	r->host = xstrdup("fs9");
-	r->port = 0;
-	r->share = xstrdup("GONE");
-	r->path = xstrdup("");
-	r->outcome = CRAWL_AUTH_FAILED;
+	location_set(&r->loc, "fs9", 0, "GONE", "");
+	r->outcome = OUTCOME_AUTH_FAILED;
 	r->error = xstrdup("logon failure");
 	r->has_master = 0;
 	r->checksum_ok = 0;
@@ -184,50 +175,56 @@ tm_result_failed(struct crawl_result *r)
 
 /* Encode a frame with enc and return a copy of its payload in *p, *plen. */
 static void
-tm_payload(struct msgbuf *b, uint32_t want_type, uint8_t **p, size_t *plen)
+tm_payload(struct ipcbuf *b, uint32_t want_type, uint8_t **p, size_t *plen)
 {
-	assert_true(b->len >= MSG_HDR_LEN);
+	assert_true(b->len >= IPC_HDR_LEN);
 	assert_int_equal(tm_le32(b->data), want_type);
 	*plen = tm_le32(b->data + 4);
-	assert_int_equal(*plen + MSG_HDR_LEN, b->len);
-	*p = tm_dup(b->data + MSG_HDR_LEN, *plen);
+	assert_int_equal(*plen + IPC_HDR_LEN, b->len);
+	*p = tm_dup(b->data + IPC_HDR_LEN, *plen);
 }
 
 static void
-tm_job_payload(const struct msg_job *j, uint8_t **p, size_t *plen)
+tm_job_payload(const struct ipc_job *j, uint8_t **p, size_t *plen)
 {
-	struct msgbuf b;
+	struct ipcbuf b;
 
-	msgbuf_init(&b);
-	assert_int_equal(msg_frame_job(&b, j), 0);
-	tm_payload(&b, MSG_JOB, p, plen);
-	msgbuf_free(&b);
+	ipcbuf_init(&b);
+	assert_int_equal(ipc_frame_job(&b, j), 0);
+	tm_payload(&b, IPC_JOB, p, plen);
+	ipcbuf_free(&b);
 }
 
 static void
-tm_result_payload(uint64_t id, const struct crawl_result *r, uint8_t **p,
+tm_result_payload(uint64_t id, const struct result *r, uint8_t **p,
     size_t *plen)
 {
-	struct msgbuf b;
+	struct ipcbuf b;
 
-	msgbuf_init(&b);
-	assert_int_equal(msg_frame_result(&b, id, r), 0);
-	tm_payload(&b, MSG_RESULT, p, plen);
-	msgbuf_free(&b);
+	ipcbuf_init(&b);
+	assert_int_equal(ipc_frame_result(&b, id, r), 0);
+	tm_payload(&b, IPC_RESULT, p, plen);
+	ipcbuf_free(&b);
+}
+
+/* Offset of what follows the location that starts a payload at 8. */
+static size_t
+tm_after_location(const uint8_t *p)
+{
+	size_t off = 8;
+
+	off = tm_skip_str(p, off);	/* host */
+	off += 2;			/* port */
+	off = tm_skip_str(p, off);	/* share */
+	off = tm_skip_str(p, off);	/* path */
+	return off + 1;			/* discover */
 }
 
 /* Offset of the outcome byte in a result payload. */
 static size_t
 tm_outcome_off(const uint8_t *p)
 {
-	size_t off = 8;
-
-	off = tm_skip_str(p, off);	/* location */
-	off = tm_skip_str(p, off);	/* host */
-	off += 2;			/* port */
-	off = tm_skip_str(p, off);	/* share */
-	off = tm_skip_str(p, off);	/* path */
-	return off;
+	return tm_after_location(p);
 }
 
 /* --- buffers and golden bytes ------------------------------------------ */
@@ -235,33 +232,33 @@ tm_outcome_off(const uint8_t *p)
 static void
 test_msgbuf_reset_wipes_and_keeps_memory(void **state)
 {
-	struct msgbuf b;
+	struct ipcbuf b;
 	uint8_t *data;
 	size_t i, len, cap;
 
 	(void)state;
-	msgbuf_init(&b);
+	ipcbuf_init(&b);
 	assert_null(b.data);
 	assert_int_equal(b.len, 0);
 	assert_int_equal(b.cap, 0);
-	msg_frame_done(&b, 1, 2);
-	msg_frame_done(&b, 3, 4);
-	assert_int_equal(b.len, 2 * (MSG_HDR_LEN + 12));
+	ipc_frame_done(&b, 1, 2);
+	ipc_frame_done(&b, 3, 4);
+	assert_int_equal(b.len, 2 * (IPC_HDR_LEN + 12));
 	data = b.data;
 	len = b.len;
 	cap = b.cap;
 	assert_true(cap >= len);
-	msgbuf_reset(&b);
+	ipcbuf_reset(&b);
 	assert_int_equal(b.len, 0);
 	assert_ptr_equal(b.data, data);
 	assert_int_equal(b.cap, cap);
 	for (i = 0; i < len; i++)
 		assert_int_equal(b.data[i], 0);
-	msgbuf_free(&b);
+	ipcbuf_free(&b);
 	assert_null(b.data);
 	assert_int_equal(b.len, 0);
 	assert_int_equal(b.cap, 0);
-	msgbuf_free(&b);	/* freeing twice is harmless */
+	ipcbuf_free(&b);	/* freeing twice is harmless */
 }
 
 static void
@@ -272,40 +269,42 @@ test_done_golden_bytes(void **state)
 		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
 		0x2a, 0x00, 0x00, 0x80
 	};
-	struct msgbuf b;
+	struct ipcbuf b;
 	uint64_t id;
 	uint32_t n;
 	char err[TM_ERRLEN];
 
 	(void)state;
-	msgbuf_init(&b);
-	msg_frame_done(&b, TM_JOB_ID, 0x8000002Au);
+	ipcbuf_init(&b);
+	ipc_frame_done(&b, TM_JOB_ID, 0x8000002Au);
 	assert_int_equal(b.len, sizeof(want));
 	assert_memory_equal(b.data, want, sizeof(want));
-	assert_int_equal(msg_decode_done(b.data + MSG_HDR_LEN, 12, &id, &n,
+	assert_int_equal(ipc_decode_done(b.data + IPC_HDR_LEN, 12, &id, &n,
 	    err, sizeof(err)), 0);
 	assert_true(id == TM_JOB_ID);
 	assert_int_equal(n, 0x8000002Au);
 	/* Short, long and empty payloads are refused and zero the outputs. */
-	assert_int_equal(msg_decode_done(b.data + MSG_HDR_LEN, 11, &id, &n,
+	assert_int_equal(ipc_decode_done(b.data + IPC_HDR_LEN, 11, &id, &n,
 	    err, sizeof(err)), -1);
 	assert_true(id == 0);
 	assert_int_equal(n, 0);
 	assert_non_null(strstr(err, "nresults"));
-	assert_int_equal(msg_decode_done(b.data + MSG_HDR_LEN, 0, &id, &n,
+	assert_int_equal(ipc_decode_done(b.data + IPC_HDR_LEN, 0, &id, &n,
 	    err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "job id"));
-	msgbuf_free(&b);
+	ipcbuf_free(&b);
 }
 
 static void
 test_job_golden_bytes(void **state)
 {
 	static const uint8_t want[] = {
-		0x01, 0x00, 0x00, 0x00, 0x37, 0x00, 0x00, 0x00,	/* hdr */
+		0x01, 0x00, 0x00, 0x00, 0x3a, 0x00, 0x00, 0x00,	/* hdr */
 		0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,	/* id */
-		0x0a, 0x00, 0x00, 0x00,				/* url */
-		's', 'm', 'b', ':', '/', '/', 'f', 's', '2', '/',
+		0x03, 0x00, 0x00, 0x00, 'f', 's', '2',		/* host */
+		0x00, 0x00,					/* port */
+		0x00, 0x00, 0x00, 0x00,				/* share */
+		0x00, 0x00, 0x00, 0x00,				/* path */
 		0x01,						/* discover */
 		0xff, 0xff, 0xff, 0xff,				/* username */
 		0xff, 0xff, 0xff, 0xff,				/* password */
@@ -316,18 +315,18 @@ test_job_golden_bytes(void **state)
 		0x00, 0x00, 0x00, 0x80,				/* connect */
 		0x00, 0x00, 0x00, 0x00,				/* smb_conf "" */
 	};
-	struct msg_job j;
-	struct msgbuf b;
+	struct ipc_job j;
+	struct ipcbuf b;
 
 	(void)state;
 	tm_job_guest(&j);
 	j.smb_conf = xstrdup("");
-	msgbuf_init(&b);
-	assert_int_equal(msg_frame_job(&b, &j), 0);
+	ipcbuf_init(&b);
+	assert_int_equal(ipc_frame_job(&b, &j), 0);
 	assert_int_equal(b.len, sizeof(want));
 	assert_memory_equal(b.data, want, sizeof(want));
-	msgbuf_free(&b);
-	msg_job_free(&j);
+	ipcbuf_free(&b);
+	ipc_job_free(&j);
 }
 
 /* --- round trips ------------------------------------------------------- */
@@ -335,7 +334,7 @@ test_job_golden_bytes(void **state)
 static void
 test_job_round_trip_with_credentials(void **state)
 {
-	struct msg_job j, d;
+	struct ipc_job j, d;
 	uint8_t *p;
 	size_t plen;
 	char err[TM_ERRLEN] = "";
@@ -343,14 +342,17 @@ test_job_round_trip_with_credentials(void **state)
 	(void)state;
 	tm_job_full(&j);
 	tm_job_payload(&j, &p, &plen);
-	msg_job_free(&j);
+	ipc_job_free(&j);
 	assert_null(j.password);
-	assert_null(j.url);
+	assert_null(j.loc.host);
 
-	assert_int_equal(msg_decode_job(p, plen, &d, err, sizeof(err)), 0);
+	assert_int_equal(ipc_decode_job(p, plen, &d, err, sizeof(err)), 0);
 	assert_true(d.id == TM_JOB_ID);
-	assert_string_equal(d.url, "smb://fs1:1445/MAIL/PO");
-	assert_int_equal(d.discover, 0);
+	assert_string_equal(d.loc.host, "fs1");
+	assert_int_equal(d.loc.port, 1445);
+	assert_string_equal(d.loc.share, "MAIL");
+	assert_string_equal(d.loc.path, "PO");
+	assert_int_equal(d.loc.discover, 0);
 	assert_string_equal(d.username, "crawler");
 	assert_string_equal(d.password, "s3cr\xc3\xa9t pass");
 	assert_string_equal(d.domain, "CORP");
@@ -359,8 +361,8 @@ test_job_round_trip_with_credentials(void **state)
 	assert_int_equal(d.timeout_ms, 30000);
 	assert_int_equal(d.connect_timeout_ms, 5000);
 	assert_string_equal(d.smb_conf, "/etc/maildat/smb.conf");
-	msg_job_free(&d);
-	assert_null(d.url);
+	ipc_job_free(&d);
+	assert_null(d.loc.host);
 	assert_null(d.password);
 	assert_int_equal(d.timeout_ms, 0);
 	free(p);
@@ -369,7 +371,7 @@ test_job_round_trip_with_credentials(void **state)
 static void
 test_job_round_trip_guest_null_strings(void **state)
 {
-	struct msg_job j, d;
+	struct ipc_job j, d;
 	uint8_t *p;
 	size_t plen;
 	char err[TM_ERRLEN] = "";
@@ -377,14 +379,20 @@ test_job_round_trip_guest_null_strings(void **state)
 	(void)state;
 	tm_job_guest(&j);
 	tm_job_payload(&j, &p, &plen);
-	msg_job_free(&j);
-	/* 8 id + 4+10 url + 1 + 5 * 4 NULL strings + 2 * 4 + 4 NULL. */
-	assert_int_equal(plen, 8 + 14 + 1 + 20 + 8 + 4);
+	ipc_job_free(&j);
+	/*
+	 * 8 id + location (4+3 host, 2 port, 4 share, 4 path, 1 discover) +
+	 * 5 * 4 NULL strings + 2 * 4 + 4 NULL.
+	 */
+	assert_int_equal(plen, 8 + 18 + 20 + 8 + 4);
 
-	assert_int_equal(msg_decode_job(p, plen, &d, err, sizeof(err)), 0);
+	assert_int_equal(ipc_decode_job(p, plen, &d, err, sizeof(err)), 0);
 	assert_true(d.id == 7);
-	assert_string_equal(d.url, "smb://fs2/");
-	assert_int_equal(d.discover, 1);
+	assert_string_equal(d.loc.host, "fs2");
+	assert_int_equal(d.loc.port, 0);
+	assert_string_equal(d.loc.share, "");
+	assert_string_equal(d.loc.path, "");
+	assert_int_equal(d.loc.discover, 1);
 	assert_null(d.username);
 	assert_null(d.password);
 	assert_null(d.domain);
@@ -393,65 +401,65 @@ test_job_round_trip_guest_null_strings(void **state)
 	assert_int_equal(d.timeout_ms, -1);
 	assert_int_equal(d.connect_timeout_ms, INT32_MIN);
 	assert_null(d.smb_conf);
-	msg_job_free(&d);
+	ipc_job_free(&d);
 	free(p);
 }
 
 static void
 test_job_encoder_refusals(void **state)
 {
-	struct msg_job j, d;
-	struct msgbuf b;
+	struct ipc_job j, d;
+	struct ipcbuf b;
 	uint8_t *p;
 	size_t plen, fixed, keep;
 	char err[TM_ERRLEN] = "";
 
 	(void)state;
-	msgbuf_init(&b);
-	msg_frame_done(&b, 1, 1);
+	ipcbuf_init(&b);
+	ipc_frame_done(&b, 1, 1);
 	keep = b.len;
 
-	/* No URL: refused, the buffer is as it was. */
+	/* No host: refused, the buffer is as it was. */
 	tm_job_guest(&j);
-	free(j.url);
-	j.url = NULL;
-	assert_int_equal(msg_frame_job(&b, &j), -1);
+	free(j.loc.host);
+	j.loc.host = NULL;
+	assert_int_equal(ipc_frame_job(&b, &j), -1);
 	assert_int_equal(b.len, keep);
 
 	/* discover is sent as 0 or 1 whatever the int held. */
-	j.url = xstrdup("smb://h/");
-	j.discover = 42;
-	assert_int_equal(msg_frame_job(&b, &j), 0);
-	assert_int_equal(b.data[keep + MSG_HDR_LEN + 8 + 4 + 8], 1);
+	j.loc.host = xstrdup("h");
+	j.loc.discover = 42;
+	assert_int_equal(ipc_frame_job(&b, &j), 0);
+	assert_int_equal(b.data[keep + IPC_HDR_LEN + 8 + 5 + 2 + 4 + 4], 1);
 	b.len = keep;
 
-	/* A payload of exactly MSG_MAX_PAYLOAD fits; one byte more does not. */
-	fixed = 8 + (4 + 8) + 1 + 5 * 4 + 2 * 4 + 4;
-	j.smb_conf = xmalloc(MSG_MAX_PAYLOAD - fixed + 2);
-	memset(j.smb_conf, 'x', MSG_MAX_PAYLOAD - fixed + 1);
-	j.smb_conf[MSG_MAX_PAYLOAD - fixed + 1] = '\0';
-	assert_int_equal(msg_frame_job(&b, &j), -1);
+	/* A payload of exactly IPC_MAX_PAYLOAD fits; one byte more does not. */
+	fixed = 8 + (4 + 1 + 2 + 4 + 4 + 1) + 5 * 4 + 2 * 4 + 4;
+	j.smb_conf = xmalloc(IPC_MAX_PAYLOAD - fixed + 2);
+	memset(j.smb_conf, 'x', IPC_MAX_PAYLOAD - fixed + 1);
+	j.smb_conf[IPC_MAX_PAYLOAD - fixed + 1] = '\0';
+	assert_int_equal(ipc_frame_job(&b, &j), -1);
 	assert_int_equal(b.len, keep);
-	assert_int_equal(tm_le32(b.data), MSG_DONE);
-	j.smb_conf[MSG_MAX_PAYLOAD - fixed] = '\0';
-	assert_int_equal(msg_frame_job(&b, &j), 0);
-	assert_int_equal(b.len, keep + MSG_HDR_LEN + MSG_MAX_PAYLOAD);
-	assert_int_equal(tm_le32(b.data + keep + 4), MSG_MAX_PAYLOAD);
+	assert_int_equal(tm_le32(b.data), IPC_DONE);
+	j.smb_conf[IPC_MAX_PAYLOAD - fixed] = '\0';
+	assert_int_equal(ipc_frame_job(&b, &j), 0);
+	assert_int_equal(b.len, keep + IPC_HDR_LEN + IPC_MAX_PAYLOAD);
+	assert_int_equal(tm_le32(b.data + keep + 4), IPC_MAX_PAYLOAD);
 
-	plen = MSG_MAX_PAYLOAD;
-	p = b.data + keep + MSG_HDR_LEN;
-	assert_int_equal(msg_decode_job(p, plen, &d, err, sizeof(err)), 0);
-	assert_int_equal(strlen(d.smb_conf), MSG_MAX_PAYLOAD - fixed);
-	assert_int_equal(d.discover, 1);
-	msg_job_free(&d);
-	msg_job_free(&j);
-	msgbuf_free(&b);
+	plen = IPC_MAX_PAYLOAD;
+	p = b.data + keep + IPC_HDR_LEN;
+	assert_int_equal(ipc_decode_job(p, plen, &d, err, sizeof(err)), 0);
+	assert_int_equal(strlen(d.smb_conf), IPC_MAX_PAYLOAD - fixed);
+	assert_int_equal(d.loc.discover, 1);
+	ipc_job_free(&d);
+	ipc_job_free(&j);
+	ipcbuf_free(&b);
 }
 
 static void
 test_result_round_trip_full(void **state)
 {
-	struct crawl_result r, d;
+	struct result r, d;
 	uint64_t id;
 	uint8_t *p;
 	size_t plen;
@@ -461,21 +469,23 @@ test_result_round_trip_full(void **state)
 	(void)state;
 	tm_result_full(&r);
 	tm_result_payload(TM_JOB_ID, &r, &p, &plen);
-	crawl_result_free(&r);
+	result_free(&r);
 	memset(n30, 'N', PO_NAME_MAX - 1);
 	n30[PO_NAME_MAX - 1] = '\0';
 	memset(p30, 'P', PO_NAME_MAX - 1);
 	p30[PO_NAME_MAX - 1] = '\0';
 
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), 0);
 	assert_true(id == TM_JOB_ID);
-	assert_string_equal(d.location, "\\\\fs1@1445\\MAIL\\PO");
-	assert_string_equal(d.host, "fs1");
-	assert_int_equal(d.port, 1445);
-	assert_string_equal(d.share, "MAIL");
-	assert_string_equal(d.path, "PO");
-	assert_int_equal(d.outcome, CRAWL_OK);
+	assert_string_equal(d.unc, "\\\\fs1@1445\\MAIL\\PO");
+	assert_string_equal(d.key, "\\\\FS1@1445\\MAIL\\PO");
+	assert_string_equal(d.loc.host, "fs1");
+	assert_int_equal(d.loc.port, 1445);
+	assert_string_equal(d.loc.share, "MAIL");
+	assert_string_equal(d.loc.path, "PO");
+	assert_int_equal(d.loc.discover, 0);
+	assert_int_equal(d.outcome, OUTCOME_OK);
 	assert_null(d.error);
 	assert_int_equal(d.has_master, 1);
 	assert_string_equal(d.master.network, "CORP");
@@ -506,14 +516,14 @@ test_result_round_trip_full(void **state)
 	assert_int_equal(d.routes[2].type, 0xFF);
 	assert_true(d.started_us == TM_STARTED);
 	assert_true(d.finished_us == TM_FINISHED);
-	crawl_result_free(&d);
+	result_free(&d);
 	free(p);
 }
 
 static void
 test_result_round_trip_failed_no_master(void **state)
 {
-	struct crawl_result r, d;
+	struct result r, d;
 	uint64_t id;
 	uint8_t *p;
 	size_t plen;
@@ -525,19 +535,19 @@ test_result_round_trip_failed_no_master(void **state)
 	memset(&r.master, 0xAA, sizeof(r.master));
 	r.checksum_ok = 5;	/* sent as 1 */
 	tm_result_payload(0, &r, &p, &plen);
-	crawl_result_free(&r);
-	/* 8 + (4+10) + (4+3) + 2 + (4+4) + 4 + 1 + (4+13) + 1 + 1 + 4 + 16 */
-	assert_int_equal(plen, 83);
+	result_free(&r);
+	/* 8 + (4+3) + 2 + (4+4) + 4 + 1 + 1 + (4+13) + 1 + 1 + 4 + 16 */
+	assert_int_equal(plen, 70);
 
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), 0);
 	assert_true(id == 0);
-	assert_string_equal(d.location, "\\\\fs9\\GONE");
-	assert_string_equal(d.host, "fs9");
-	assert_int_equal(d.port, 0);
-	assert_string_equal(d.share, "GONE");
-	assert_string_equal(d.path, "");
-	assert_int_equal(d.outcome, CRAWL_AUTH_FAILED);
+	assert_string_equal(d.unc, "\\\\fs9\\GONE");
+	assert_string_equal(d.loc.host, "fs9");
+	assert_int_equal(d.loc.port, 0);
+	assert_string_equal(d.loc.share, "GONE");
+	assert_string_equal(d.loc.path, "");
+	assert_int_equal(d.outcome, OUTCOME_AUTH_FAILED);
 	assert_string_equal(d.error, "logon failure");
 	assert_int_equal(d.has_master, 0);
 	assert_string_equal(d.master.network, "");
@@ -547,52 +557,52 @@ test_result_round_trip_failed_no_master(void **state)
 	assert_null(d.routes);
 	assert_true(d.started_us == -5);
 	assert_true(d.finished_us == INT64_MIN);
-	crawl_result_free(&d);
+	result_free(&d);
 	free(p);
 }
 
 static void
 test_result_encoder_refusals(void **state)
 {
-	struct crawl_result r;
-	struct msgbuf b;
+	struct result r;
+	struct ipcbuf b;
 	char *s;
 
 	(void)state;
-	msgbuf_init(&b);
-	msg_frame_done(&b, 9, 9);
+	ipcbuf_init(&b);
+	ipc_frame_done(&b, 9, 9);
 	assert_int_equal(b.len, 20);
 
 	tm_result_full(&r);
-	r.outcome = (enum crawl_outcome)CRAWL_NOUTCOMES;
-	assert_int_equal(msg_frame_result(&b, 1, &r), -1);
+	r.outcome = (enum outcome)OUTCOME_COUNT;
+	assert_int_equal(ipc_frame_result(&b, 1, &r), -1);
 	assert_int_equal(b.len, 20);
-	r.outcome = CRAWL_ERROR;
-	assert_int_equal(msg_frame_result(&b, 1, &r), 0);
+	r.outcome = OUTCOME_ERROR;
+	assert_int_equal(ipc_frame_result(&b, 1, &r), 0);
 	b.len = 20;
 
 	r.master.kind = (enum po_kind)4;
-	assert_int_equal(msg_frame_result(&b, 1, &r), -1);
+	assert_int_equal(ipc_frame_result(&b, 1, &r), -1);
 	r.master.kind = PO_KIND_UNKNOWN;
 
 	/* A name that fills its array without a NUL. */
 	memset(r.master.network, 'A', sizeof(r.master.network));
-	assert_int_equal(msg_frame_result(&b, 1, &r), -1);
+	assert_int_equal(ipc_frame_result(&b, 1, &r), -1);
 	tm_setname(r.master.network, "A", sizeof(r.master.network));
 	memset(r.routes[1].postoffice, 'B', PO_NAME_MAX);
-	assert_int_equal(msg_frame_result(&b, 1, &r), -1);
+	assert_int_equal(ipc_frame_result(&b, 1, &r), -1);
 	r.routes[1].postoffice[0] = '\0';
 
-	s = r.host;
-	r.host = NULL;
-	assert_int_equal(msg_frame_result(&b, 1, &r), -1);
-	r.host = s;
+	s = r.loc.host;
+	r.loc.host = NULL;
+	assert_int_equal(ipc_frame_result(&b, 1, &r), -1);
+	r.loc.host = s;
 	assert_int_equal(b.len, 20);
-	assert_int_equal(tm_le32(b.data), MSG_DONE);
-	assert_int_equal(msg_frame_result(&b, 1, &r), 0);
-	assert_int_equal(tm_le32(b.data + 20), MSG_RESULT);
-	crawl_result_free(&r);
-	msgbuf_free(&b);
+	assert_int_equal(tm_le32(b.data), IPC_DONE);
+	assert_int_equal(ipc_frame_result(&b, 1, &r), 0);
+	assert_int_equal(tm_le32(b.data + 20), IPC_RESULT);
+	result_free(&r);
+	ipcbuf_free(&b);
 }
 
 /* --- frame_peek -------------------------------------------------------- */
@@ -600,8 +610,8 @@ test_result_encoder_refusals(void **state)
 static void
 test_peek_every_prefix_then_whole(void **state)
 {
-	struct crawl_result r;
-	struct msgbuf b;
+	struct result r;
+	struct ipcbuf b;
 	const uint8_t *payload;
 	uint8_t *q;
 	uint32_t type, plen;
@@ -610,34 +620,34 @@ test_peek_every_prefix_then_whole(void **state)
 
 	(void)state;
 	tm_result_full(&r);
-	msgbuf_init(&b);
-	assert_int_equal(msg_frame_result(&b, 5, &r), 0);
-	crawl_result_free(&r);
+	ipcbuf_init(&b);
+	assert_int_equal(ipc_frame_result(&b, 5, &r), 0);
+	result_free(&r);
 	for (n = 0; n < b.len; n++) {
 		q = tm_dup(b.data, n);
 		type = 77;
-		assert_int_equal(msg_frame_peek(q, n, &type, &payload, &plen,
+		assert_int_equal(ipc_frame_peek(q, n, &type, &payload, &plen,
 		    &framelen, err, sizeof(err)), 0);
 		assert_int_equal(type, 77);
 		free(q);
 	}
 	q = tm_dup(b.data, b.len);
-	assert_int_equal(msg_frame_peek(q, b.len, &type, &payload, &plen,
+	assert_int_equal(ipc_frame_peek(q, b.len, &type, &payload, &plen,
 	    &framelen, err, sizeof(err)), 1);
-	assert_int_equal(type, MSG_RESULT);
-	assert_int_equal(plen, b.len - MSG_HDR_LEN);
+	assert_int_equal(type, IPC_RESULT);
+	assert_int_equal(plen, b.len - IPC_HDR_LEN);
 	assert_int_equal(framelen, b.len);
-	assert_ptr_equal(payload, q + MSG_HDR_LEN);
+	assert_ptr_equal(payload, q + IPC_HDR_LEN);
 	free(q);
-	msgbuf_free(&b);
+	ipcbuf_free(&b);
 }
 
 static void
 test_peek_frames_back_to_back(void **state)
 {
-	struct msg_job j, dj;
-	struct crawl_result r, dr;
-	struct msgbuf b;
+	struct ipc_job j, dj;
+	struct result r, dr;
+	struct ipcbuf b;
 	const uint8_t *payload, *at;
 	uint32_t type, plen, nres;
 	uint64_t id;
@@ -645,51 +655,51 @@ test_peek_frames_back_to_back(void **state)
 	char err[TM_ERRLEN];
 
 	(void)state;
-	msgbuf_init(&b);
+	ipcbuf_init(&b);
 	tm_job_full(&j);
 	tm_result_failed(&r);
-	assert_int_equal(msg_frame_job(&b, &j), 0);
-	assert_int_equal(msg_frame_result(&b, j.id, &r), 0);
-	msg_frame_done(&b, j.id, 1);
-	msg_job_free(&j);
-	crawl_result_free(&r);
+	assert_int_equal(ipc_frame_job(&b, &j), 0);
+	assert_int_equal(ipc_frame_result(&b, j.id, &r), 0);
+	ipc_frame_done(&b, j.id, 1);
+	ipc_job_free(&j);
+	result_free(&r);
 
 	at = b.data;
 	left = b.len;
-	assert_int_equal(msg_frame_peek(at, left, &type, &payload, &plen,
+	assert_int_equal(ipc_frame_peek(at, left, &type, &payload, &plen,
 	    &framelen, err, sizeof(err)), 1);
-	assert_int_equal(type, MSG_JOB);
-	assert_int_equal(msg_decode_job(payload, plen, &dj, err,
+	assert_int_equal(type, IPC_JOB);
+	assert_int_equal(ipc_decode_job(payload, plen, &dj, err,
 	    sizeof(err)), 0);
 	assert_string_equal(dj.password, "s3cr\xc3\xa9t pass");
-	msg_job_free(&dj);
+	ipc_job_free(&dj);
 	at += framelen;
 	left -= framelen;
 
-	assert_int_equal(msg_frame_peek(at, left, &type, &payload, &plen,
+	assert_int_equal(ipc_frame_peek(at, left, &type, &payload, &plen,
 	    &framelen, err, sizeof(err)), 1);
-	assert_int_equal(type, MSG_RESULT);
-	assert_int_equal(msg_decode_result(payload, plen, &id, &dr, err,
+	assert_int_equal(type, IPC_RESULT);
+	assert_int_equal(ipc_decode_result(payload, plen, &id, &dr, err,
 	    sizeof(err)), 0);
 	assert_true(id == TM_JOB_ID);
 	assert_string_equal(dr.error, "logon failure");
-	crawl_result_free(&dr);
+	result_free(&dr);
 	at += framelen;
 	left -= framelen;
 
 	/* Only part of the last frame: more is needed. */
-	assert_int_equal(msg_frame_peek(at, left - 1, &type, &payload, &plen,
+	assert_int_equal(ipc_frame_peek(at, left - 1, &type, &payload, &plen,
 	    &framelen, err, sizeof(err)), 0);
-	assert_int_equal(msg_frame_peek(at, left, &type, &payload, &plen,
+	assert_int_equal(ipc_frame_peek(at, left, &type, &payload, &plen,
 	    &framelen, err, sizeof(err)), 1);
-	assert_int_equal(type, MSG_DONE);
+	assert_int_equal(type, IPC_DONE);
 	assert_int_equal(plen, 12);
 	assert_int_equal(framelen, left);
-	assert_int_equal(msg_decode_done(payload, plen, &id, &nres, err,
+	assert_int_equal(ipc_decode_done(payload, plen, &id, &nres, err,
 	    sizeof(err)), 0);
 	assert_true(id == TM_JOB_ID);
 	assert_int_equal(nres, 1);
-	msgbuf_free(&b);
+	ipcbuf_free(&b);
 }
 
 static void
@@ -697,7 +707,7 @@ test_peek_bad_headers(void **state)
 {
 	static const uint32_t badtypes[] = { 0, 4, 0x100, 0xFFFFFFFFu };
 	const uint8_t *payload = NULL;
-	uint8_t h[MSG_HDR_LEN + 4];
+	uint8_t h[IPC_HDR_LEN + 4];
 	uint32_t type, plen;
 	size_t framelen, i;
 	char err[TM_ERRLEN];
@@ -708,35 +718,35 @@ test_peek_bad_headers(void **state)
 		tm_put32(h + 4, 0);
 		err[0] = '\0';
 		/* A bad header is reported as soon as the header is there. */
-		assert_int_equal(msg_frame_peek(h, MSG_HDR_LEN, &type,
+		assert_int_equal(ipc_frame_peek(h, IPC_HDR_LEN, &type,
 		    &payload, &plen, &framelen, err, sizeof(err)), -1);
 		assert_non_null(strstr(err, "unknown frame type"));
-		assert_int_equal(msg_frame_peek(h, MSG_HDR_LEN - 1, &type,
+		assert_int_equal(ipc_frame_peek(h, IPC_HDR_LEN - 1, &type,
 		    &payload, &plen, &framelen, err, sizeof(err)), 0);
 	}
 
-	tm_put32(h, MSG_RESULT);
-	tm_put32(h + 4, MSG_MAX_PAYLOAD + 1);
+	tm_put32(h, IPC_RESULT);
+	tm_put32(h + 4, IPC_MAX_PAYLOAD + 1);
 	err[0] = '\0';
-	assert_int_equal(msg_frame_peek(h, MSG_HDR_LEN, &type, &payload,
+	assert_int_equal(ipc_frame_peek(h, IPC_HDR_LEN, &type, &payload,
 	    &plen, &framelen, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "16777217"));
 	tm_put32(h + 4, 0xFFFFFFFFu);
-	assert_int_equal(msg_frame_peek(h, sizeof(h), &type, &payload,
+	assert_int_equal(ipc_frame_peek(h, sizeof(h), &type, &payload,
 	    &plen, &framelen, err, sizeof(err)), -1);
 	/* The largest allowed length is only waiting for its bytes. */
-	tm_put32(h + 4, MSG_MAX_PAYLOAD);
-	assert_int_equal(msg_frame_peek(h, sizeof(h), &type, &payload,
+	tm_put32(h + 4, IPC_MAX_PAYLOAD);
+	assert_int_equal(ipc_frame_peek(h, sizeof(h), &type, &payload,
 	    &plen, &framelen, err, sizeof(err)), 0);
 	/* An empty payload is a whole frame of the header alone. */
-	tm_put32(h, MSG_DONE);
+	tm_put32(h, IPC_DONE);
 	tm_put32(h + 4, 0);
-	assert_int_equal(msg_frame_peek(h, MSG_HDR_LEN, &type, &payload,
+	assert_int_equal(ipc_frame_peek(h, IPC_HDR_LEN, &type, &payload,
 	    &plen, &framelen, NULL, 0), 1);
-	assert_int_equal(type, MSG_DONE);
+	assert_int_equal(type, IPC_DONE);
 	assert_int_equal(plen, 0);
-	assert_int_equal(framelen, MSG_HDR_LEN);
-	assert_ptr_equal(payload, h + MSG_HDR_LEN);
+	assert_int_equal(framelen, IPC_HDR_LEN);
+	assert_ptr_equal(payload, h + IPC_HDR_LEN);
 }
 
 /* --- decoder refusals -------------------------------------------------- */
@@ -744,8 +754,8 @@ test_peek_bad_headers(void **state)
 static void
 test_every_truncation_fails(void **state)
 {
-	struct crawl_result r, d;
-	struct msg_job j, dj;
+	struct result r, d;
+	struct ipc_job j, dj;
 	uint8_t *p[3], *q;
 	size_t plen[3], i, n;
 	uint64_t id;
@@ -754,25 +764,25 @@ test_every_truncation_fails(void **state)
 	(void)state;
 	tm_result_full(&r);
 	tm_result_payload(TM_JOB_ID, &r, &p[0], &plen[0]);
-	crawl_result_free(&r);
+	result_free(&r);
 	tm_result_failed(&r);
 	tm_result_payload(TM_JOB_ID, &r, &p[1], &plen[1]);
-	crawl_result_free(&r);
+	result_free(&r);
 	tm_job_full(&j);
 	tm_job_payload(&j, &p[2], &plen[2]);
-	msg_job_free(&j);
+	ipc_job_free(&j);
 
 	for (i = 0; i < 2; i++) {
 		for (n = 0; n < plen[i]; n++) {
 			q = tm_dup(p[i], n);
 			err[0] = '\0';
 			id = 99;
-			assert_int_equal(msg_decode_result(q, n, &id, &d, err,
+			assert_int_equal(ipc_decode_result(q, n, &id, &d, err,
 			    sizeof(err)), -1);
 			assert_true(err[0] != '\0');
 			assert_true(id == 0);
-			assert_null(d.location);
-			assert_null(d.host);
+			assert_null(d.unc);
+			assert_null(d.loc.host);
 			assert_null(d.error);
 			assert_null(d.routes);
 			assert_int_equal(d.nroutes, 0);
@@ -783,10 +793,10 @@ test_every_truncation_fails(void **state)
 	for (n = 0; n < plen[2]; n++) {
 		q = tm_dup(p[2], n);
 		err[0] = '\0';
-		assert_int_equal(msg_decode_job(q, n, &dj, err, sizeof(err)),
+		assert_int_equal(ipc_decode_job(q, n, &dj, err, sizeof(err)),
 		    -1);
 		assert_true(err[0] != '\0');
-		assert_null(dj.url);
+		assert_null(dj.loc.host);
 		assert_null(dj.password);
 		assert_true(dj.id == 0);
 		free(q);
@@ -798,8 +808,8 @@ test_every_truncation_fails(void **state)
 static void
 test_trailing_bytes_refused(void **state)
 {
-	struct crawl_result r, d;
-	struct msg_job j, dj;
+	struct result r, d;
+	struct ipc_job j, dj;
 	uint8_t *p, *q;
 	size_t plen;
 	uint64_t id;
@@ -810,31 +820,31 @@ test_trailing_bytes_refused(void **state)
 	(void)state;
 	tm_result_full(&r);
 	tm_result_payload(1, &r, &p, &plen);
-	crawl_result_free(&r);
+	result_free(&r);
 	q = xmalloc(plen + 1);
 	memcpy(q, p, plen);
 	q[plen] = 0;
-	assert_int_equal(msg_decode_result(q, plen + 1, &id, &d, err,
+	assert_int_equal(ipc_decode_result(q, plen + 1, &id, &d, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "1 trailing bytes"));
-	assert_null(d.location);
+	assert_null(d.loc.host);
 	free(q);
 	free(p);
 
 	tm_job_full(&j);
 	tm_job_payload(&j, &p, &plen);
-	msg_job_free(&j);
+	ipc_job_free(&j);
 	q = xmalloc(plen + 3);
 	memcpy(q, p, plen);
 	memset(q + plen, 0xFF, 3);
-	assert_int_equal(msg_decode_job(q, plen + 3, &dj, err, sizeof(err)),
+	assert_int_equal(ipc_decode_job(q, plen + 3, &dj, err, sizeof(err)),
 	    -1);
 	assert_non_null(strstr(err, "3 trailing bytes"));
 	assert_null(dj.password);
 	free(q);
 	free(p);
 
-	assert_int_equal(msg_decode_done(done, sizeof(done), &id, &n, err,
+	assert_int_equal(ipc_decode_done(done, sizeof(done), &id, &n, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "trailing"));
 }
@@ -842,7 +852,7 @@ test_trailing_bytes_refused(void **state)
 static void
 test_outcome_and_flags_ranges(void **state)
 {
-	struct crawl_result r, d;
+	struct result r, d;
 	uint8_t *p;
 	size_t plen, off, moff;
 	uint64_t id;
@@ -851,31 +861,31 @@ test_outcome_and_flags_ranges(void **state)
 	(void)state;
 	tm_result_full(&r);
 	tm_result_payload(1, &r, &p, &plen);
-	crawl_result_free(&r);
+	result_free(&r);
 	off = tm_outcome_off(p);
-	assert_int_equal(p[off], CRAWL_OK);
+	assert_int_equal(p[off], OUTCOME_OK);
 
 	p[off] = 99;
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "outcome"));
 	assert_non_null(strstr(err, "99"));
-	assert_null(d.location);
-	p[off] = CRAWL_NOUTCOMES;
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_null(d.loc.host);
+	p[off] = OUTCOME_COUNT;
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), -1);
-	p[off] = CRAWL_ERROR;
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	p[off] = OUTCOME_ERROR;
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), 0);
-	assert_int_equal(d.outcome, CRAWL_ERROR);
-	crawl_result_free(&d);
-	p[off] = CRAWL_OK;
+	assert_int_equal(d.outcome, OUTCOME_ERROR);
+	result_free(&d);
+	p[off] = OUTCOME_OK;
 
 	/* error is NULL (4 bytes), then has_master. */
 	off += 1 + 4;
 	assert_int_equal(p[off], 1);
 	p[off] = 2;
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "has_master"));
 	p[off] = 1;
@@ -889,27 +899,27 @@ test_outcome_and_flags_ranges(void **state)
 	moff += 2 + 2 + 4 + 1 + 1 + 1;
 	assert_int_equal(p[moff], PO_KIND_CONNECTOR);
 	p[moff] = 4;
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "kind"));
 	p[moff] = PO_KIND_CONNECTOR;
 	assert_int_equal(p[moff + 1], 1);
 	p[moff + 1] = 0xFF;
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "checksum_ok"));
 	p[moff + 1] = 1;
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), 0);
-	crawl_result_free(&d);
+	result_free(&d);
 	free(p);
 }
 
 static void
 test_bad_strings_refused(void **state)
 {
-	struct crawl_result r, d;
-	struct msg_job j, dj;
+	struct result r, d;
+	struct ipc_job j, dj;
 	uint8_t *p;
 	size_t plen, off;
 	uint64_t id;
@@ -918,67 +928,66 @@ test_bad_strings_refused(void **state)
 	(void)state;
 	tm_result_full(&r);
 	tm_result_payload(1, &r, &p, &plen);
-	crawl_result_free(&r);
+	result_free(&r);
 
-	/* A NUL inside the location. */
-	assert_int_equal(p[12], '\\');
-	p[14] = '\0';
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	/* A NUL inside the host. */
+	assert_int_equal(p[12], 'f');
+	p[13] = '\0';
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "location"));
+	assert_non_null(strstr(err, "host"));
 	assert_non_null(strstr(err, "NUL"));
-	p[14] = 'f';
+	p[13] = 's';
 
 	/* NULL where a string is required. */
-	tm_put32(p + 8, MSG_STR_NULL);
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	tm_put32(p + 8, IPC_STR_NULL);
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "location at offset 8 is NULL"));
+	assert_non_null(strstr(err, "host at offset 8 is NULL"));
 
 	/* A length one past the end of the payload. */
 	tm_put32(p + 8, (uint32_t)(plen - 12 + 1));
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "truncated location"));
+	assert_non_null(strstr(err, "truncated host"));
 
 	/* A master name one byte longer than its array holds. */
-	tm_put32(p + 8, 18);
+	tm_put32(p + 8, 3);
 	off = tm_outcome_off(p) + 1 + 4 + 1;
 	assert_int_equal(tm_le32(p + off), 4);	/* "CORP" */
 	tm_put32(p + off, PO_NAME_MAX);
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "master network"));
 	assert_non_null(strstr(err, "too long"));
 	tm_put32(p + off, 4);
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), 0);
 	assert_string_equal(d.master.network, "CORP");
-	crawl_result_free(&d);
+	result_free(&d);
 	free(p);
 
 	/* A NUL in the password of a job. */
 	tm_job_full(&j);
 	tm_job_payload(&j, &p, &plen);
-	msg_job_free(&j);
-	off = tm_skip_str(p, 8) + 1;		/* username */
-	off = tm_skip_str(p, off);		/* password */
-	assert_int_equal(tm_le32(p + off), 12);
+	ipc_job_free(&j);
+	off = tm_skip_str(p, tm_after_location(p));	/* username */
+	assert_int_equal(tm_le32(p + off), 12);		/* password */
 	p[off + 4 + 3] = '\0';
-	assert_int_equal(msg_decode_job(p, plen, &dj, err, sizeof(err)), -1);
+	assert_int_equal(ipc_decode_job(p, plen, &dj, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "password"));
 	assert_null(dj.username);
 	assert_null(dj.password);
 	free(p);
 
-	/* A job without a URL. */
+	/* A job without a host. */
 	tm_job_guest(&j);
 	tm_job_payload(&j, &p, &plen);
-	msg_job_free(&j);
-	tm_put32(p + 8, MSG_STR_NULL);
-	assert_int_equal(msg_decode_job(p, plen, &dj, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "url at offset 8 is NULL"));
-	assert_null(dj.url);
+	ipc_job_free(&j);
+	tm_put32(p + 8, IPC_STR_NULL);
+	assert_int_equal(ipc_decode_job(p, plen, &dj, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "host at offset 8 is NULL"));
+	assert_null(dj.loc.host);
 	free(p);
 }
 
@@ -986,8 +995,8 @@ test_bad_strings_refused(void **state)
 static void
 tm_huge_length_child(const uint8_t *p, size_t plen, int is_job)
 {
-	struct crawl_result d;
-	struct msg_job dj;
+	struct result d;
+	struct ipc_job dj;
 	struct rlimit rl;
 	uint64_t id;
 	char err[TM_ERRLEN];
@@ -1010,9 +1019,9 @@ tm_huge_length_child(const uint8_t *p, size_t plen, int is_job)
 			_exit(3);
 	}
 	if (is_job)
-		rv = msg_decode_job(p, plen, &dj, err, sizeof(err));
+		rv = ipc_decode_job(p, plen, &dj, err, sizeof(err));
 	else
-		rv = msg_decode_result(p, plen, &id, &d, err, sizeof(err));
+		rv = ipc_decode_result(p, plen, &id, &d, err, sizeof(err));
 	if (rv != -1 || strstr(err, "truncated") == NULL)
 		_exit(2);
 	_exit(0);
@@ -1021,8 +1030,8 @@ tm_huge_length_child(const uint8_t *p, size_t plen, int is_job)
 static void
 test_huge_string_length_refused_without_allocation(void **state)
 {
-	struct crawl_result r;
-	struct msg_job j;
+	struct result r;
+	struct ipc_job j;
 	uint8_t *p;
 	size_t plen, off;
 	pid_t pid;
@@ -1033,14 +1042,14 @@ test_huge_string_length_refused_without_allocation(void **state)
 		if (i < 2) {
 			tm_result_failed(&r);
 			tm_result_payload(1, &r, &p, &plen);
-			crawl_result_free(&r);
+			result_free(&r);
 			off = i == 0 ? 8 : tm_outcome_off(p) + 1; /* error */
 		} else {
 			tm_job_full(&j);
 			tm_job_payload(&j, &p, &plen);
-			msg_job_free(&j);
-			off = tm_skip_str(p, 8) + 1;	/* username */
-			off = tm_skip_str(p, off);	/* password */
+			ipc_job_free(&j);
+			/* the password, after the username */
+			off = tm_skip_str(p, tm_after_location(p));
 		}
 		tm_put32(p + off, 0xFFFFFFF0u);
 		pid = fork();
@@ -1058,13 +1067,13 @@ test_huge_string_length_refused_without_allocation(void **state)
 static uint8_t *
 tm_routes_payload(uint32_t n, uint32_t declared, size_t *plen)
 {
-	struct crawl_result r;
+	struct result r;
 	uint8_t *base, *p;
 	size_t blen, head, i, o;
 
 	tm_result_failed(&r);
 	tm_result_payload(1, &r, &base, &blen);
-	crawl_result_free(&r);
+	result_free(&r);
 	head = blen - 16 - 4;		/* up to nroutes */
 	*plen = head + 4 + (size_t)n * 9 + 16;
 	p = xmalloc(*plen);
@@ -1084,7 +1093,7 @@ tm_routes_payload(uint32_t n, uint32_t declared, size_t *plen)
 static void
 test_nroutes_bounds(void **state)
 {
-	struct crawl_result d;
+	struct result d;
 	uint8_t *p;
 	size_t plen;
 	uint64_t id;
@@ -1093,68 +1102,68 @@ test_nroutes_bounds(void **state)
 	(void)state;
 	/* Huge counts against a payload with no routes. */
 	p = tm_routes_payload(0, 0xFFFFFFFFu, &plen);
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "nroutes"));
 	assert_null(d.routes);
 	free(p);
 	p = tm_routes_payload(0, 1, &plen);
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "bad nroutes"));
 	free(p);
 
 	/* Two routes' bytes but three declared: refused by the byte bound. */
 	p = tm_routes_payload(2, 3, &plen);
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "bad nroutes"));
 	free(p);
 	p = tm_routes_payload(3, 3, &plen);
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), 0);
 	assert_int_equal(d.nroutes, 3);
 	assert_int_equal(d.routes[2].type, 2);
-	crawl_result_free(&d);
+	result_free(&d);
 	free(p);
 
 	/* The count limit itself, with all the bytes present. */
-	p = tm_routes_payload(MSG_MAX_ROUTES + 1, MSG_MAX_ROUTES + 1, &plen);
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	p = tm_routes_payload(IPC_MAX_ROUTES + 1, IPC_MAX_ROUTES + 1, &plen);
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "1000001 routes"));
 	assert_null(d.routes);
 	free(p);
-	p = tm_routes_payload(MSG_MAX_ROUTES, MSG_MAX_ROUTES, &plen);
-	assert_int_equal(msg_decode_result(p, plen, &id, &d, err,
+	p = tm_routes_payload(IPC_MAX_ROUTES, IPC_MAX_ROUTES, &plen);
+	assert_int_equal(ipc_decode_result(p, plen, &id, &d, err,
 	    sizeof(err)), 0);
-	assert_int_equal(d.nroutes, MSG_MAX_ROUTES);
-	assert_int_equal(d.routes[MSG_MAX_ROUTES - 1].type,
-	    (MSG_MAX_ROUTES - 1) & 0xFF);
-	assert_string_equal(d.routes[MSG_MAX_ROUTES - 1].network, "");
+	assert_int_equal(d.nroutes, IPC_MAX_ROUTES);
+	assert_int_equal(d.routes[IPC_MAX_ROUTES - 1].type,
+	    (IPC_MAX_ROUTES - 1) & 0xFF);
+	assert_string_equal(d.routes[IPC_MAX_ROUTES - 1].network, "");
 	assert_true(d.finished_us == INT64_MIN);
-	crawl_result_free(&d);
+	result_free(&d);
 	free(p);
 }
 
 static void
 test_payload_over_max_refused(void **state)
 {
-	struct crawl_result d;
-	struct msg_job dj;
+	struct result d;
+	struct ipc_job dj;
 	uint8_t *p;
 	uint64_t id;
 	uint32_t n;
 	char err[TM_ERRLEN];
 
 	(void)state;
-	p = xcalloc(1, MSG_MAX_PAYLOAD + 1);
-	assert_int_equal(msg_decode_job(p, MSG_MAX_PAYLOAD + 1, &dj, err,
+	p = xcalloc(1, IPC_MAX_PAYLOAD + 1);
+	assert_int_equal(ipc_decode_job(p, IPC_MAX_PAYLOAD + 1, &dj, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "16777217"));
-	assert_int_equal(msg_decode_result(p, MSG_MAX_PAYLOAD + 1, &id, &d,
+	assert_int_equal(ipc_decode_result(p, IPC_MAX_PAYLOAD + 1, &id, &d,
 	    err, sizeof(err)), -1);
-	assert_int_equal(msg_decode_done(p, MSG_MAX_PAYLOAD + 1, &id, &n,
+	assert_int_equal(ipc_decode_done(p, IPC_MAX_PAYLOAD + 1, &id, &n,
 	    err, sizeof(err)), -1);
 	free(p);
 }
@@ -1202,9 +1211,9 @@ tm_sleep_ms(long ms)
 static void
 test_socketpair_frames_and_eof(void **state)
 {
-	struct msg_job j, dj;
-	struct crawl_result r, dr;
-	struct msgbuf out, in;
+	struct ipc_job j, dj;
+	struct result r, dr;
+	struct ipcbuf out, in;
 	const uint8_t *payload;
 	uint32_t type, plen, nres;
 	uint64_t id;
@@ -1213,49 +1222,50 @@ test_socketpair_frames_and_eof(void **state)
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	msgbuf_init(&out);
-	msgbuf_init(&in);
+	ipcbuf_init(&out);
+	ipcbuf_init(&in);
 	tm_job_full(&j);
 	tm_result_full(&r);
-	assert_int_equal(msg_frame_job(&out, &j), 0);
-	assert_int_equal(msg_frame_result(&out, j.id, &r), 0);
-	msg_frame_done(&out, j.id, 1);
-	msg_job_free(&j);
-	crawl_result_free(&r);
-	assert_int_equal(msg_write_all(sv[0], out.data, out.len), 0);
+	assert_int_equal(ipc_frame_job(&out, &j), 0);
+	assert_int_equal(ipc_frame_result(&out, j.id, &r), 0);
+	ipc_frame_done(&out, j.id, 1);
+	ipc_job_free(&j);
+	result_free(&r);
+	assert_int_equal(ipc_write_all(sv[0], out.data, out.len), 0);
 	assert_int_equal(close(sv[0]), 0);
 
 	/* Each read takes exactly one frame, leaving the next in the socket. */
-	assert_int_equal(msg_read_frame(sv[1], &in, &type, &payload, &plen,
+	assert_int_equal(ipc_read_frame(sv[1], &in, &type, &payload, &plen,
 	    err, sizeof(err)), 1);
-	assert_int_equal(type, MSG_JOB);
-	assert_ptr_equal(payload, in.data + MSG_HDR_LEN);
-	assert_int_equal(in.len, MSG_HDR_LEN + plen);
-	assert_int_equal(msg_decode_job(payload, plen, &dj, err,
+	assert_int_equal(type, IPC_JOB);
+	assert_ptr_equal(payload, in.data + IPC_HDR_LEN);
+	assert_int_equal(in.len, IPC_HDR_LEN + plen);
+	assert_int_equal(ipc_decode_job(payload, plen, &dj, err,
 	    sizeof(err)), 0);
-	assert_string_equal(dj.url, "smb://fs1:1445/MAIL/PO");
+	assert_string_equal(dj.loc.host, "fs1");
+	assert_string_equal(dj.loc.path, "PO");
 	assert_string_equal(dj.password, "s3cr\xc3\xa9t pass");
-	msg_job_free(&dj);
+	ipc_job_free(&dj);
 
-	assert_int_equal(msg_read_frame(sv[1], &in, &type, &payload, &plen,
+	assert_int_equal(ipc_read_frame(sv[1], &in, &type, &payload, &plen,
 	    err, sizeof(err)), 1);
-	assert_int_equal(type, MSG_RESULT);
-	assert_int_equal(msg_decode_result(payload, plen, &id, &dr, err,
+	assert_int_equal(type, IPC_RESULT);
+	assert_int_equal(ipc_decode_result(payload, plen, &id, &dr, err,
 	    sizeof(err)), 0);
 	assert_true(id == TM_JOB_ID);
 	assert_int_equal(dr.nroutes, 3);
 	assert_string_equal(dr.routes[0].postoffice, "BRANCH");
-	crawl_result_free(&dr);
+	result_free(&dr);
 
-	assert_int_equal(msg_read_frame(sv[1], &in, &type, &payload, &plen,
+	assert_int_equal(ipc_read_frame(sv[1], &in, &type, &payload, &plen,
 	    err, sizeof(err)), 1);
-	assert_int_equal(type, MSG_DONE);
-	assert_int_equal(msg_decode_done(payload, plen, &id, &nres, err,
+	assert_int_equal(type, IPC_DONE);
+	assert_int_equal(ipc_decode_done(payload, plen, &id, &nres, err,
 	    sizeof(err)), 0);
 	assert_int_equal(nres, 1);
 
 	/* The writer is gone: a clean end of file. */
-	assert_int_equal(msg_read_frame(sv[1], &in, &type, &payload, &plen,
+	assert_int_equal(ipc_read_frame(sv[1], &in, &type, &payload, &plen,
 	    err, sizeof(err)), 0);
 	assert_int_equal(in.len, 0);
 	assert_null(payload);
@@ -1265,95 +1275,95 @@ test_socketpair_frames_and_eof(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(close(sv[1]), 0);
 	errno = 0;
-	assert_int_equal(msg_write_all(sv[0], out.data, out.len), -1);
+	assert_int_equal(ipc_write_all(sv[0], out.data, out.len), -1);
 	assert_int_equal(errno, EPIPE);
 	assert_int_equal(close(sv[0]), 0);
 
 	/* Small frames back to back: no read takes a byte of the next. */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	msgbuf_reset(&out);
-	msg_frame_done(&out, 11, 1);
-	msg_frame_done(&out, 22, 2);
-	msg_frame_done(&out, 33, 3);
-	assert_int_equal(msg_write_all(sv[0], out.data, out.len), 0);
-	assert_int_equal(msg_read_frame(sv[1], &in, &type, &payload, &plen,
+	ipcbuf_reset(&out);
+	ipc_frame_done(&out, 11, 1);
+	ipc_frame_done(&out, 22, 2);
+	ipc_frame_done(&out, 33, 3);
+	assert_int_equal(ipc_write_all(sv[0], out.data, out.len), 0);
+	assert_int_equal(ipc_read_frame(sv[1], &in, &type, &payload, &plen,
 	    err, sizeof(err)), 1);
-	assert_int_equal(msg_decode_done(payload, plen, &id, &nres, err,
+	assert_int_equal(ipc_decode_done(payload, plen, &id, &nres, err,
 	    sizeof(err)), 0);
 	assert_true(id == 11);
-	assert_int_equal(msg_read_frame(sv[1], &in, &type, &payload, &plen,
+	assert_int_equal(ipc_read_frame(sv[1], &in, &type, &payload, &plen,
 	    err, sizeof(err)), 1);
-	assert_int_equal(msg_decode_done(payload, plen, &id, &nres, err,
+	assert_int_equal(ipc_decode_done(payload, plen, &id, &nres, err,
 	    sizeof(err)), 0);
 	assert_true(id == 22);
 	assert_int_equal(nres, 2);
 	assert_int_equal(close(sv[0]), 0);
-	assert_int_equal(msg_read_frame(sv[1], &in, &type, &payload, &plen,
+	assert_int_equal(ipc_read_frame(sv[1], &in, &type, &payload, &plen,
 	    err, sizeof(err)), 1);
-	assert_int_equal(msg_decode_done(payload, plen, &id, &nres, err,
+	assert_int_equal(ipc_decode_done(payload, plen, &id, &nres, err,
 	    sizeof(err)), 0);
 	assert_true(id == 33);
 	assert_int_equal(nres, 3);
-	assert_int_equal(msg_read_frame(sv[1], &in, &type, &payload, &plen,
+	assert_int_equal(ipc_read_frame(sv[1], &in, &type, &payload, &plen,
 	    err, sizeof(err)), 0);
 	assert_int_equal(close(sv[1]), 0);
 
 	/* A pipe works too (not a socket: plain write). */
 	assert_int_equal(pipe(sv), 0);
-	assert_int_equal(msg_write_all(sv[1], out.data + out.len - 20, 20), 0);
+	assert_int_equal(ipc_write_all(sv[1], out.data + out.len - 20, 20), 0);
 	assert_int_equal(close(sv[1]), 0);
-	assert_int_equal(msg_read_frame(sv[0], &in, &type, &payload, &plen,
+	assert_int_equal(ipc_read_frame(sv[0], &in, &type, &payload, &plen,
 	    err, sizeof(err)), 1);
-	assert_int_equal(type, MSG_DONE);
-	assert_int_equal(msg_read_frame(sv[0], &in, &type, &payload, &plen,
+	assert_int_equal(type, IPC_DONE);
+	assert_int_equal(ipc_read_frame(sv[0], &in, &type, &payload, &plen,
 	    err, sizeof(err)), 0);
 	assert_int_equal(close(sv[0]), 0);
 
-	msgbuf_free(&out);
-	msgbuf_free(&in);
+	ipcbuf_free(&out);
+	ipcbuf_free(&in);
 }
 
-/* Send bytes, close, and expect msg_read_frame to fail with errpart. */
+/* Send bytes, close, and expect ipc_read_frame to fail with errpart. */
 static void
 tm_read_fails(const uint8_t *bytes, size_t n, const char *errpart)
 {
-	struct msgbuf in;
+	struct ipcbuf in;
 	const uint8_t *payload;
 	uint32_t type, plen;
 	int sv[2];
 	char err[TM_ERRLEN] = "";
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(msg_write_all(sv[0], bytes, n), 0);
+	assert_int_equal(ipc_write_all(sv[0], bytes, n), 0);
 	assert_int_equal(close(sv[0]), 0);
-	msgbuf_init(&in);
-	assert_int_equal(msg_read_frame(sv[1], &in, &type, &payload, &plen,
+	ipcbuf_init(&in);
+	assert_int_equal(ipc_read_frame(sv[1], &in, &type, &payload, &plen,
 	    err, sizeof(err)), -1);
 	assert_non_null(strstr(err, errpart));
 	assert_int_equal(in.len, 0);
 	assert_null(payload);
 	assert_int_equal(type, 0);
-	msgbuf_free(&in);
+	ipcbuf_free(&in);
 	assert_int_equal(close(sv[1]), 0);
 }
 
 static void
 test_socketpair_short_and_bad_frames(void **state)
 {
-	uint8_t f[MSG_HDR_LEN + 12];
-	struct msgbuf b;
+	uint8_t f[IPC_HDR_LEN + 12];
+	struct ipcbuf b;
 
 	(void)state;
-	msgbuf_init(&b);
-	msg_frame_done(&b, 1, 1);
+	ipcbuf_init(&b);
+	ipc_frame_done(&b, 1, 1);
 	memcpy(f, b.data, sizeof(f));
-	msgbuf_free(&b);
+	ipcbuf_free(&b);
 
 	tm_read_fails(f, 3, "inside a frame header (3 of 8 bytes)");
-	tm_read_fails(f, MSG_HDR_LEN + 5, "inside a frame (13 of 20 bytes)");
+	tm_read_fails(f, IPC_HDR_LEN + 5, "inside a frame (13 of 20 bytes)");
 	tm_put32(f, 9);
 	tm_read_fails(f, sizeof(f), "unknown frame type 9");
-	tm_put32(f, MSG_JOB);
+	tm_put32(f, IPC_JOB);
 	tm_put32(f + 4, 0x7FFFFFFFu);
 	tm_read_fails(f, sizeof(f), "over");
 }
@@ -1361,8 +1371,8 @@ test_socketpair_short_and_bad_frames(void **state)
 static void
 test_socketpair_big_frame_from_child(void **state)
 {
-	struct msg_job j, dj;
-	struct msgbuf out, in;
+	struct ipc_job j, dj;
+	struct ipcbuf out, in;
 	const uint8_t *payload;
 	uint32_t type, plen, nres;
 	uint64_t id;
@@ -1378,18 +1388,18 @@ test_socketpair_big_frame_from_child(void **state)
 	    &sl), 0);
 	/* The largest frame there is: a job with a 16 MiB payload. */
 	tm_job_guest(&j);
-	free(j.url);
-	j.url = xstrdup("smb://h/s");
-	fixed = 8 + (4 + 9) + 1 + 5 * 4 + 2 * 4 + 4;
-	j.smb_conf = xmalloc(MSG_MAX_PAYLOAD - fixed + 1);
-	for (i = 0; i < MSG_MAX_PAYLOAD - fixed; i++)
+	location_free(&j.loc);
+	location_set(&j.loc, "h", 0, "s", "");
+	fixed = 8 + (4 + 1 + 2 + 4 + 1 + 4 + 1) + 5 * 4 + 2 * 4 + 4;
+	j.smb_conf = xmalloc(IPC_MAX_PAYLOAD - fixed + 1);
+	for (i = 0; i < IPC_MAX_PAYLOAD - fixed; i++)
 		j.smb_conf[i] = (char)('a' + i % 26);
-	j.smb_conf[MSG_MAX_PAYLOAD - fixed] = '\0';
-	msgbuf_init(&out);
-	assert_int_equal(msg_frame_job(&out, &j), 0);
-	assert_int_equal(out.len, MSG_HDR_LEN + MSG_MAX_PAYLOAD);
+	j.smb_conf[IPC_MAX_PAYLOAD - fixed] = '\0';
+	ipcbuf_init(&out);
+	assert_int_equal(ipc_frame_job(&out, &j), 0);
+	assert_int_equal(out.len, IPC_HDR_LEN + IPC_MAX_PAYLOAD);
 	assert_true(out.len > (size_t)sndbuf * 4);
-	msg_frame_done(&out, j.id, 0);
+	ipc_frame_done(&out, j.id, 0);
 
 	tm_alarms = 0;
 	pid = fork();
@@ -1398,11 +1408,11 @@ test_socketpair_big_frame_from_child(void **state)
 		close(sv[1]);
 		tm_alarm_every(2000);
 		/* The big frame blocks while the parent sleeps. */
-		if (msg_write_all(sv[0], out.data, out.len - 20) == -1)
+		if (ipc_write_all(sv[0], out.data, out.len - 20) == -1)
 			_exit(1);
 		/* The parent is now blocked reading this one. */
 		tm_sleep_ms(60);
-		if (msg_write_all(sv[0], out.data + out.len - 20, 20) == -1)
+		if (ipc_write_all(sv[0], out.data + out.len - 20, 20) == -1)
 			_exit(1);
 		tm_alarm_every(0);
 		_exit(tm_alarms > 0 ? 0 : 2);
@@ -1410,29 +1420,30 @@ test_socketpair_big_frame_from_child(void **state)
 	close(sv[0]);
 	tm_sleep_ms(60);
 	tm_alarm_every(2000);
-	msgbuf_init(&in);
-	assert_int_equal(msg_read_frame(sv[1], &in, &type, &payload, &plen,
+	ipcbuf_init(&in);
+	assert_int_equal(ipc_read_frame(sv[1], &in, &type, &payload, &plen,
 	    err, sizeof(err)), 1);
-	assert_int_equal(type, MSG_JOB);
-	assert_int_equal(plen, MSG_MAX_PAYLOAD);
+	assert_int_equal(type, IPC_JOB);
+	assert_int_equal(plen, IPC_MAX_PAYLOAD);
 	/* Every byte arrived, in order. */
 	assert_int_equal(in.len, out.len - 20);
 	assert_true(memcmp(in.data, out.data, in.len) == 0);
-	assert_int_equal(msg_decode_job(payload, plen, &dj, err,
+	assert_int_equal(ipc_decode_job(payload, plen, &dj, err,
 	    sizeof(err)), 0);
-	assert_int_equal(strlen(dj.smb_conf), MSG_MAX_PAYLOAD - fixed);
+	assert_int_equal(strlen(dj.smb_conf), IPC_MAX_PAYLOAD - fixed);
 	assert_string_equal(dj.smb_conf, j.smb_conf);
-	assert_string_equal(dj.url, "smb://h/s");
-	msg_job_free(&dj);
+	assert_string_equal(dj.loc.host, "h");
+	assert_string_equal(dj.loc.share, "s");
+	ipc_job_free(&dj);
 
-	assert_int_equal(msg_read_frame(sv[1], &in, &type, &payload, &plen,
+	assert_int_equal(ipc_read_frame(sv[1], &in, &type, &payload, &plen,
 	    err, sizeof(err)), 1);
-	assert_int_equal(type, MSG_DONE);
-	assert_int_equal(msg_decode_done(payload, plen, &id, &nres, err,
+	assert_int_equal(type, IPC_DONE);
+	assert_int_equal(ipc_decode_done(payload, plen, &id, &nres, err,
 	    sizeof(err)), 0);
 	assert_true(id == 7);
 	assert_int_equal(nres, 0);
-	assert_int_equal(msg_read_frame(sv[1], &in, &type, &payload, &plen,
+	assert_int_equal(ipc_read_frame(sv[1], &in, &type, &payload, &plen,
 	    err, sizeof(err)), 0);
 	tm_alarm_every(0);
 	/* The parent was blocked in read while SIGALRM came: EINTR seen. */
@@ -1440,9 +1451,9 @@ test_socketpair_big_frame_from_child(void **state)
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
-	msg_job_free(&j);
-	msgbuf_free(&out);
-	msgbuf_free(&in);
+	ipc_job_free(&j);
+	ipcbuf_free(&out);
+	ipcbuf_free(&in);
 	close(sv[1]);
 }
 
@@ -1466,57 +1477,57 @@ tm_rand(void)
 static int
 tm_decode_check(uint32_t t, const uint8_t *q, size_t n)
 {
-	struct crawl_result d;
-	struct msg_job dj;
-	struct msgbuf b;
+	struct result d;
+	struct ipc_job dj;
+	struct ipcbuf b;
 	uint64_t id;
 	uint32_t nres;
 	char err[TM_ERRLEN];
 	int rv;
 
-	msgbuf_init(&b);
+	ipcbuf_init(&b);
 	switch (t) {
-	case MSG_JOB:
-		rv = msg_decode_job(q, n, &dj, err, sizeof(err));
+	case IPC_JOB:
+		rv = ipc_decode_job(q, n, &dj, err, sizeof(err));
 		if (rv == 0) {
-			assert_int_equal(msg_frame_job(&b, &dj), 0);
-			msg_job_free(&dj);
+			assert_int_equal(ipc_frame_job(&b, &dj), 0);
+			ipc_job_free(&dj);
 		} else
-			assert_null(dj.url);
+			assert_null(dj.loc.host);
 		break;
-	case MSG_RESULT:
-		rv = msg_decode_result(q, n, &id, &d, err, sizeof(err));
+	case IPC_RESULT:
+		rv = ipc_decode_result(q, n, &id, &d, err, sizeof(err));
 		if (rv == 0) {
-			assert_int_equal(msg_frame_result(&b, id, &d), 0);
-			crawl_result_free(&d);
+			assert_int_equal(ipc_frame_result(&b, id, &d), 0);
+			result_free(&d);
 		} else
-			assert_null(d.location);
+			assert_null(d.loc.host);
 		break;
 	default:
-		rv = msg_decode_done(q, n, &id, &nres, err, sizeof(err));
+		rv = ipc_decode_done(q, n, &id, &nres, err, sizeof(err));
 		if (rv == 0)
-			msg_frame_done(&b, id, nres);
+			ipc_frame_done(&b, id, nres);
 		break;
 	}
 	if (rv == 0) {
-		assert_int_equal(b.len, MSG_HDR_LEN + n);
-		assert_memory_equal(b.data + MSG_HDR_LEN, q, n);
+		assert_int_equal(b.len, IPC_HDR_LEN + n);
+		assert_memory_equal(b.data + IPC_HDR_LEN, q, n);
 	} else
 		assert_int_equal(rv, -1);
-	msgbuf_free(&b);
+	ipcbuf_free(&b);
 	return rv;
 }
 
 static void
 test_random_mutations_do_not_crash(void **state)
 {
-	struct crawl_result r;
-	struct msg_job j;
-	struct msgbuf b;
+	struct result r;
+	struct ipc_job j;
+	struct ipcbuf b;
 	uint8_t *base[5], *q;
 	size_t blen[5], n, k, nmut, i, at;
-	uint32_t types[5] = { MSG_JOB, MSG_JOB, MSG_RESULT, MSG_RESULT,
-	    MSG_DONE };
+	uint32_t types[5] = { IPC_JOB, IPC_JOB, IPC_RESULT, IPC_RESULT,
+	    IPC_DONE };
 	unsigned long ok = 0, bad = 0, round;
 	const uint8_t *payload;
 	uint32_t type, plen;
@@ -1526,20 +1537,20 @@ test_random_mutations_do_not_crash(void **state)
 	(void)state;
 	tm_job_full(&j);
 	tm_job_payload(&j, &base[0], &blen[0]);
-	msg_job_free(&j);
+	ipc_job_free(&j);
 	tm_job_guest(&j);
 	tm_job_payload(&j, &base[1], &blen[1]);
-	msg_job_free(&j);
+	ipc_job_free(&j);
 	tm_result_full(&r);
 	tm_result_payload(3, &r, &base[2], &blen[2]);
-	crawl_result_free(&r);
+	result_free(&r);
 	tm_result_failed(&r);
 	tm_result_payload(4, &r, &base[3], &blen[3]);
-	crawl_result_free(&r);
-	msgbuf_init(&b);
-	msg_frame_done(&b, 5, 6);
-	tm_payload(&b, MSG_DONE, &base[4], &blen[4]);
-	msgbuf_free(&b);
+	result_free(&r);
+	ipcbuf_init(&b);
+	ipc_frame_done(&b, 5, 6);
+	tm_payload(&b, IPC_DONE, &base[4], &blen[4]);
+	ipcbuf_free(&b);
 
 	for (round = 0; round < TM_FUZZ_ROUNDS; round++) {
 		k = tm_rand() % 5;
@@ -1581,7 +1592,7 @@ test_random_mutations_do_not_crash(void **state)
 			bad++;
 		/* Any bytes through any decoder and through frame_peek. */
 		(void)tm_decode_check(types[(k + 2) % 5], q, n);
-		(void)msg_frame_peek(q, n, &type, &payload, &plen, &framelen,
+		(void)ipc_frame_peek(q, n, &type, &payload, &plen, &framelen,
 		    err, sizeof(err));
 		free(q);
 	}

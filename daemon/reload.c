@@ -1,0 +1,183 @@
+/* reload: load, check and swap the configuration. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alert.h"
+#include "conf.h"
+#include "log.h"
+#include "pool.h"
+#include "recorder.h"
+#include "reload.h"
+#include "rules.h"
+#include "sched.h"
+#include "sink.h"
+#include "store.h"
+#include "targets.h"
+#include "xmalloc.h"
+
+static struct conf	*reload_cur;
+static const char	*reload_file;
+static time_t		 reload_when;
+static int		 reload_lockfd = -1;
+
+static void
+reload_rules_free(struct rules *rs)
+{
+	if (rs != NULL) {
+		rules_free(rs);
+		free(rs);
+	}
+}
+
+/* Load the configuration at path and check it; every problem to errs. */
+int
+reload_check(const char *path, const struct conf *old, struct conf **c,
+    struct rules **rs, struct conf_errors *errs, struct conf_errors *notes)
+{
+	struct target_location *v;
+	struct store *st;
+	struct conf_errors more = { NULL, 0 };
+	char err[512];
+	size_t i, n;
+
+	*rs = NULL;
+	conf_load(path, c, errs);
+	if (*c == NULL)
+		return -1;
+	conf_read_secrets(*c, old, errs);
+	/* Rule queries are checked against the schema, in memory. */
+	if (store_open(":memory:", STORE_RDWR | STORE_CREATE, &st, err,
+	    sizeof(err)) == -1)
+		fatalx("%s", err);
+	*rs = xcalloc(1, sizeof(**rs));
+	if (rules_build(*c, store_db(st), *rs, &more) == -1) {
+		free(*rs);
+		*rs = NULL;
+	}
+	store_close(st);
+	for (i = 0; i < more.n; i++)
+		conf_errors_add(errs, "%s", more.v[i]);
+	conf_errors_free(&more);
+	if (errs->n == 0 && notes != NULL &&
+	    targets_expand(*c, &v, &n, notes) == 0)
+		targets_free(v, n);
+	conf_errors_sort(errs, path);
+	if (errs->n > 0) {
+		reload_rules_free(*rs);
+		*rs = NULL;
+		conf_free(*c);
+		*c = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Keep c (taken), read from path, as the configuration in force. */
+void
+reload_init(const char *path, struct conf *c, int lockfd)
+{
+	reload_file = path;
+	reload_cur = c;
+	reload_when = time(NULL);
+	reload_lockfd = lockfd;
+}
+
+/* Return the configuration in force. */
+const struct conf *
+reload_conf(void)
+{
+	return reload_cur;
+}
+
+/* Return the path the configuration is read from. */
+const char *
+reload_path(void)
+{
+	return reload_file;
+}
+
+/* Return when the configuration in force was loaded (wall clock). */
+time_t
+reload_loaded(void)
+{
+	return reload_when;
+}
+
+/* Reload: check the file again and, when everything checks, swap. */
+int
+reload_config(char *msg, size_t msglen)
+{
+	struct conf_errors errs = { NULL, 0 };
+	struct conf *c, *old;
+	struct rules *rs;
+	struct store *st = NULL;
+	struct sink *sk = NULL;
+	char err[512];
+	int lockfd = -1;
+
+	log_info("reloading %s", reload_file);
+	if (reload_check(reload_file, reload_cur, &c, &rs, &errs, NULL) ==
+	    -1) {
+		conf_errors_log(&errs, msg, msglen);
+		conf_errors_free(&errs);
+		goto refused;
+	}
+	if (strcmp(c->database, reload_cur->database) != 0 &&
+	    ((lockfd = store_lock(c->database, err, sizeof(err))) == -1 ||
+	    store_open(c->database, STORE_RDWR | STORE_CREATE, &st, err,
+	    sizeof(err)) == -1)) {
+		log_warnx("%s", err);
+		snprintf(msg, msglen, "%s", err);
+		store_unlock(lockfd);
+		goto undo;
+	}
+	if ((strcmp(c->syslog, reload_cur->syslog) != 0 ||
+	    c->syslog_facility != reload_cur->syslog_facility) &&
+	    sink_open(c->syslog, c->syslog_facility, "maildatd", &sk, err,
+	    sizeof(err)) == -1) {
+		log_warnx("syslog = %s: %s", c->syslog, err);
+		snprintf(msg, msglen, "syslog = %s: %s", c->syslog, err);
+		store_close(st);
+		store_unlock(lockfd);
+		goto undo;
+	}
+	/* Everything checked: swap. */
+	if (st != NULL) {
+		recorder_set_store(st);
+		store_unlock(reload_lockfd);
+		reload_lockfd = lockfd;
+	}
+	recorder_set_rules(rs);
+	if (sk != NULL)
+		alert_set_sink(sk);
+	if (strcmp(c->control_socket, reload_cur->control_socket) != 0)
+		log_warnx("control_socket changes take effect at restart");
+	old = reload_cur;
+	reload_cur = c;
+	reload_when = time(NULL);
+	sched_load(c);
+	pool_configure(c->workers, c->jobs_per_worker);
+	conf_free(old);
+	snprintf(msg, msglen, "configuration reloaded: %zu targets",
+	    c->ntargets);
+	log_info("%s", msg);
+	return 0;
+undo:
+	reload_rules_free(rs);
+	conf_free(c);
+refused:
+	log_warnx("configuration not reloaded; the old one stays in force");
+	return -1;
+}
+
+/* Free the configuration in force and release its database lock. */
+void
+reload_free(void)
+{
+	conf_free(reload_cur);
+	reload_cur = NULL;
+	store_unlock(reload_lockfd);
+	reload_lockfd = -1;
+}

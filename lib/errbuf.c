@@ -1,0 +1,18 @@
+/* errbuf: the caller's error buffer. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "errbuf.h"
+
+/* Format a message into err of errlen bytes, cut to fit. */
+void
+errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
