@@ -376,6 +376,15 @@ def test_daemon(t, work):
         t.ok(workers and not [p for p in workers if harness.alive(p)] and
              not harness.our_workers(),
              'stop_all_daemons(): and its workers', diag=repr(workers))
+    remove_run_dirs(d.pids)
+
+
+def remove_run_dirs(pids):
+    """Remove the run directories of the SIGKILLed daemons PIDS (they
+    cannot remove their own)."""
+    for path in harness.run_dirs(pwd.getpwnam('nobody').pw_uid):
+        if path.startswith(tuple('/tmp/maildatd.%d.' % p for p in pids)):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def test_child_daemon_sigkill(t, work):
@@ -400,6 +409,7 @@ def test_child_daemon_sigkill(t, work):
     if line.startswith('READY '):
         t.eq(wait_gone(line.split()[1], 10), [], 'SIGKILL with a daemon: '
              'no process of its smb.conf left')
+    remove_run_dirs(pids[:1])
 
 
 def test_helpers(t, work):
