@@ -11,11 +11,28 @@ The integration tests run the project's tools against a *private* Samba
                     ``(returncode, stdout, stderr)``.
 ``srcdir()``, ``builddir()``, ``tool()``
                     locate the source tree and the built binaries.
+``TcpServer``       a loopback TCP listener running a handler of the
+                    test's for each connection (fake servers).
 ``HungServer``      a loopback TCP listener that never answers.
 ``free_port()``     a loopback port where nothing listens.
 ``SyslogReceiver``  collects syslog datagrams (unix socket and/or UDP).
 ``make_workdir()``  creates a traversable temporary work directory.
 ``SkipTest``        raised when the environment cannot run a test.
+``Daemon``          one maildatd in the foreground (``-d``), as root
+                    dropping to a user, with its own directory (database,
+                    control socket), configuration and log; status over
+                    the control socket.  ``stop_all_daemons()`` kills
+                    every one started, and their workers.
+``suite()``, ``run_cases()``
+                    the frame of a suite's main() (root check, work
+                    directory, cleanup, plan) and its list of cases.
+``mkpo()``, ``make_readable()``, ``write_auth()``, ``target()``,
+``loc()``, ``wait_until()``
+                    fixtures: postoffices (mkpostoffice), auth files,
+                    [target] sections, the store's location strings.
+``worker_pids()``, ``our_workers()``, ``proc_stat()``, ``proc_args()``,
+``proc_status()``, ``alive()``, ``kill_pids()``, ``run_dirs()``
+                    what /proc and /tmp say about daemons and workers.
 
 Typical test::
 
@@ -32,6 +49,28 @@ Typical test::
     except harness.SkipTest as e:
         t.skip_all(str(e))
     t.done()
+
+A daemon test (``suite()`` skips unless root, makes the work directory,
+and kills every Daemon at the end, also on failure)::
+
+    with harness.suite(t, 'needs root (smbd, privilege drop)') as work:
+        po = os.path.join(work, 'po')
+        harness.mkpo('-N', 'CORP', '-P', 'HQ', po)
+        harness.make_readable(po)
+        with harness.Samba(work, shares={'MAILDAT$': po}) as smb:
+            d = harness.Daemon(work, 'once',
+                               harness.target('a', smb.url('MAILDAT$')),
+                               extra_global='timeout = 5s\n')
+            try:
+                d.start('--once', wait_started=False)
+                t.eq(d.wait(30), 0, '--once: exit 0', diag=d.log())
+                t.eq(d.count(outcome='ok'), 1, 'one crawl, ok')
+            finally:
+                d.stop()
+
+A suite adds what only it needs as a subclass of Daemon (t_faults.py:
+the totals it checks; t_rules.py: (name, URL) targets, [rule] sections,
+--once runs) or as functions of its own.
 
 Directory permissions
 ---------------------
@@ -61,6 +100,14 @@ carries the owner marker (set MAILDAT_HARNESS_WATCHDOG=0 to disable it).
 As a last resort every ``Samba.start()`` kills marked processes whose
 owner test process no longer exists (``reap_orphans()``).
 
+A ``Daemon`` carries the owner marker too, and so do its crawl workers
+(they inherit its environment).  The daemon dies with the test process
+(``PR_SET_PDEATHSIG``), its workers with the daemon (maildatd sets
+PR_SET_PDEATHSIG for them).  Every Daemon started is in one registry:
+``stop_all_daemons()`` (between cases, at the end of ``suite()``, and
+from ``stop_all()``, i.e. at exit and on SIGTERM/SIGINT/SIGHUP) SIGKILLs
+each and its workers, then any ``maildatd --worker`` with our marker.
+
 Samba 4.17 notes: smbd launches samba-dcerpcd on demand (share listing,
 srvsvc) with ``--configfile=<our smb.conf>``; samba-dcerpcd daemonizes
 into its own session (parent: init) and its ``rpcd_*`` workers follow it.
@@ -75,6 +122,7 @@ show as zombies after a stop until init reaps them.
 """
 
 import atexit
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -86,6 +134,7 @@ import select
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -99,7 +148,11 @@ __all__ = [
     'SkipTest', 'HarnessError', 'Samba', 'Tap', 'TapRunner', 'run',
     'Result', 'srcdir', 'builddir', 'tool', 'HungServer', 'free_port',
     'SyslogReceiver', 'make_workdir', 'stop_all', 'reap_orphans',
-    'marked_processes',
+    'marked_processes', 'TcpServer', 'Daemon', 'daemons',
+    'stop_all_daemons', 'wait_until', 'loc', 'target', 'mkpo',
+    'make_readable', 'write_auth', 'is_asan', 'proc_stat', 'proc_args',
+    'proc_status', 'vmrss_kib', 'alive', 'is_worker_args', 'worker_pids',
+    'our_workers', 'kill_pids', 'run_dirs', 'suite', 'run_cases',
 ]
 
 LOOPBACK = '127.0.0.1'
@@ -494,25 +547,32 @@ def _port_accepts(port, host=LOOPBACK, timeout=0.5):
         return False
 
 
-class HungServer(object):
-    """A loopback TCP listener that accepts connections and never sends
-    a byte (for client timeout tests)::
+class TcpServer(object):
+    """A loopback TCP listener; ``HANDLER(conn, server)`` runs in a thread
+    of its own for each connection it accepts (for fake servers)::
 
-        with HungServer() as hung:
-            run([..., 'smb://127.0.0.1:%d/X' % hung.port])
-            hung.url('X')
+        def stall(conn, srv):
+            conn.recv(65536)
+            srv.hold(conn)              # keep it open until stop()
+        with TcpServer(stall, 'Stall') as fake:
+            run([..., fake.url('X')])
 
-    ``connections`` counts the accepted connections.  They are held open
-    until the context exits.
+    ``port`` is the port, ``connections`` counts the accepted
+    connections, ``notes`` is a list for the handlers to write to.
+    Connections still open are closed at stop(); an OSError in a handler
+    ends that connection quietly.
     """
 
-    def __init__(self, host=LOOPBACK):
+    def __init__(self, handler, name='TcpServer', host=LOOPBACK):
+        self.handler = handler
+        self.name = name
         self.host = host
         self.port = None
         self.connections = 0
+        self.notes = []
+        self.stopping = threading.Event()
         self._sock = None
-        self._held = []
-        self._stop = threading.Event()
+        self._conns = []
         self._thread = None
 
     def url(self, share='', path=''):
@@ -526,28 +586,43 @@ class HungServer(object):
         self._sock.settimeout(0.2)
         self.port = self._sock.getsockname()[1]
         self._thread = threading.Thread(target=self._accept_loop,
-                                        name='HungServer', daemon=True)
+                                        name=self.name, daemon=True)
         self._thread.start()
         return self
 
     def _accept_loop(self):
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             try:
                 conn, _ = self._sock.accept()
             except socket.timeout:
                 continue
             except OSError:
                 break
-            self._held.append(conn)
+            self._conns.append(conn)
             self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,),
+                             daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            self.handler(conn, self)
+        except OSError:
+            pass
+
+    def hold(self, conn):
+        """Keep CONN open until the server stops."""
+        self.stopping.wait()
 
     def stop(self):
-        self._stop.set()
+        self.stopping.set()
         if self._thread is not None:
             self._thread.join(2)
-        for conn in self._held:
-            conn.close()
-        self._held = []
+        for conn in self._conns:
+            try:
+                conn.close()
+            except OSError:
+                pass
+        self._conns = []
         if self._sock is not None:
             self._sock.close()
             self._sock = None
@@ -558,6 +633,23 @@ class HungServer(object):
     def __exit__(self, *exc):
         self.stop()
         return False
+
+
+class HungServer(TcpServer):
+    """A loopback TCP listener that accepts connections and never sends
+    a byte (for client timeout tests)::
+
+        with HungServer() as hung:
+            run([..., 'smb://127.0.0.1:%d/X' % hung.port])
+            hung.url('X')
+
+    ``connections`` counts the accepted connections.  They are held open
+    until the context exits.
+    """
+
+    def __init__(self, host=LOOPBACK):
+        TcpServer.__init__(self, lambda conn, srv: srv.hold(conn),
+                           'HungServer', host)
 
 
 class SyslogReceiver(object):
@@ -709,7 +801,9 @@ _prev_handlers = {}
 
 
 def stop_all():
-    """Stop every running Samba instance (atexit / signal cleanup)."""
+    """Kill every Daemon and stop every running Samba instance (atexit /
+    signal cleanup)."""
+    stop_all_daemons()
     with _live_lock:
         instances = list(_live)
     for smb in instances:
@@ -1221,6 +1315,557 @@ class Samba(object):
         # Helpers outside smbd's process group (or that outlived it).
         survivors = _terminate(self.processes, grace=2.0)
         return survivors
+
+
+# ---------------------------------------------------------------------------
+# maildatd: fixtures, /proc helpers, Daemon
+# ---------------------------------------------------------------------------
+
+def wait_until(fn, timeout, step=0.1):
+    """Call FN until it returns something true; return that, or the last
+    (false) value after TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(step)
+
+
+def loc(port, share, path='', host=LOOPBACK):
+    """The location string the store keeps (and maildatctl prints) for
+    smb://HOST:PORT/SHARE/PATH."""
+    s = '\\\\%s@%d\\%s' % (host, port, share)
+    if path:
+        s += '\\' + path.replace('/', '\\')
+    return s
+
+
+def target(name, url, **kw):
+    """A '[target NAME]' section with URL and the KW settings."""
+    lines = ['[target %s]' % name, 'url = %s' % url]
+    lines += ['%s = %s' % kv for kv in kw.items()]
+    return '\n'.join(lines) + '\n'
+
+
+def mkpo(*args, timeout=60):
+    """Run mkpostoffice ARGS (the directory is one of them); raises
+    HarnessError if it fails."""
+    args = [str(a) for a in args]
+    res = run([tool('mkpostoffice')] + args, timeout=timeout)
+    if res.returncode != 0:
+        raise HarnessError('mkpostoffice %s failed:\n%s'
+                           % (' '.join(args), res))
+
+
+def make_readable(top):
+    """Every directory below TOP 0755 and every file 0644, whatever the
+    umask: smbd serves guest shares as 'nobody'."""
+    os.chmod(top, 0o755)
+    for root, dirs, files in os.walk(top):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+
+
+def write_auth(path, user, password, mode=0o600):
+    """An auth file for USER (domain MAILDATTEST) of MODE."""
+    with open(path, 'w') as f:
+        f.write('username = %s\npassword = %s\ndomain = MAILDATTEST\n'
+                % (user, password))
+    os.chmod(path, mode)
+
+
+def is_asan(path=None):
+    """True if the program PATH (default: the built maildatd) was built
+    with AddressSanitizer."""
+    with open(path or tool('maildatd'), 'rb') as f:
+        return b'__asan_init' in f.read()
+
+
+def proc_stat(pid):
+    """(state, ppid) of PID, or None."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    fields = s[s.rindex(')') + 2:].split()
+    return fields[0], int(fields[1])
+
+
+def proc_args(pid):
+    """The command line of PID as a list of bytes, or None."""
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            return [a for a in f.read().split(b'\0') if a]
+    except OSError:
+        return None
+
+
+def proc_status(pid):
+    """The fields of /proc/PID/status as a dict of strings (OSError if
+    PID is gone)."""
+    out = {}
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            key, _, value = line.partition(':')
+            out[key] = value.strip()
+    return out
+
+
+def vmrss_kib(pid):
+    """VmRSS of PID in KiB, or None."""
+    rss = proc_status(pid).get('VmRSS')
+    return int(rss.split()[0]) if rss else None
+
+
+def alive(pid):
+    """True if PID exists and is not a zombie."""
+    st = proc_stat(pid)
+    return st is not None and st[0] not in ('Z', 'X')
+
+
+def is_worker_args(args):
+    """True if the command line ARGS (bytes) is a maildatd --worker."""
+    return bool(args) and b'--worker' in args and \
+        b'maildatd' in os.path.basename(args[0])
+
+
+def worker_pids(parent):
+    """Live crawl workers (maildatd --worker) whose parent is PARENT."""
+    found = []
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        st = proc_stat(pid)
+        if st is None or st[0] in ('Z', 'X') or st[1] != parent:
+            continue
+        if is_worker_args(proc_args(pid)):
+            found.append(pid)
+    return sorted(found)
+
+
+def our_workers():
+    """Live maildatd workers started by this test process (owner
+    marker), whoever their parent is now."""
+    return [p.pid for p in marked_processes(ENV_OWNER, _OWNER_TOKEN)
+            if is_worker_args([a.encode() for a in p.args])]
+
+
+def kill_pids(pids, sig=signal.SIGKILL):
+    """Send SIG to each of PIDS; those already gone are skipped."""
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
+def run_dirs(uid, prefixes=('maildatd.',)):
+    """The /tmp/PREFIX* entries owned by UID: the daemons' run
+    directories /tmp/maildatd.PID.XXXXXX (and, with 'maildat-smb.', the
+    libsmbclient state directory of a process without one)."""
+    found = set()
+    for name in os.listdir('/tmp'):
+        if name.startswith(tuple(prefixes)):
+            try:
+                if os.lstat('/tmp/' + name).st_uid == uid:
+                    found.add('/tmp/' + name)
+            except OSError:
+                pass
+    return found
+
+
+# Every Daemon ever started, for stop_all_daemons() and daemons().
+_daemons = []
+_daemons_lock = threading.RLock()
+
+
+def daemons():
+    """Every Daemon started by this test process, in order (a copy)."""
+    with _daemons_lock:
+        return list(_daemons)
+
+
+def stop_all_daemons():
+    """SIGKILL every Daemon started here and its workers, and then every
+    maildatd --worker carrying this process's owner marker (a worker
+    outlives its SIGKILLed parent until it reads EOF).  Between the
+    cases of a suite and at its end; stop_all() calls it too."""
+    for d in daemons():
+        try:
+            d.kill()
+        except Exception as e:          # keep going
+            _warn('killing maildatd: %s' % e)
+    kill_pids(our_workers())
+
+
+@contextlib.contextmanager
+def suite(t, needs_root=None, prefix='maildat-test-'):
+    """The frame of a suite's main() around its Tap T::
+
+        with harness.suite(t, 'needs root (smbd)') as work:
+            with harness.Samba(work, ...) as smb:
+                harness.run_cases(t, [('once', case_once)], env)
+
+    Skips everything (NEEDS_ROOT says why) unless root, yields a fresh
+    work directory (make_workdir(PREFIX)), turns a SkipTest into a skip
+    of the rest, and at the end kills every Daemon, removes the work
+    directory and prints the runtime and the plan."""
+    started = time.monotonic()
+    if needs_root is not None and os.geteuid() != 0:
+        t.skip_all(needs_root)
+    work = make_workdir(prefix)
+    try:
+        yield work
+    except SkipTest as e:
+        t.skip_all(str(e))
+    finally:
+        stop_all_daemons()
+        shutil.rmtree(work, ignore_errors=True)
+    t.diag('runtime %.1f s' % (time.monotonic() - started))
+    t.done()
+
+
+def run_cases(t, cases, *args, only_env=None):
+    """t.run(FN, NAME, *ARGS, *EXTRA) for each (NAME, FN, *EXTRA) of
+    CASES in turn, the time each took as a diagnostic, and
+    stop_all_daemons() after each (also when one fails).  ONLY_ENV names
+    an environment variable that may hold a comma-separated list of the
+    names to run."""
+    only = [c for c in os.environ.get(only_env or '', '').split(',') if c]
+    try:
+        for name, fn, *extra in cases:
+            if only and name not in only:
+                continue
+            t0 = time.monotonic()
+            t.run(fn, name, *(args + tuple(extra)))
+            t.diag('%s: %.1f s' % (name, time.monotonic() - t0))
+            stop_all_daemons()
+    finally:
+        stop_all_daemons()
+
+
+class Daemon(object):
+    """One maildatd in the foreground (``maildatd -d -c CONF``), run as
+    root and dropping to USER, with its own directory owned by USER.
+
+    ``Daemon(work, name, body='', workers=2, extra_global='',
+    user='nobody', dbdir=None, syslog=None, exe=None)``
+
+    The directory ``WORK/NAME`` (``dir``, mode 0755) holds the database
+    ``maildat.db`` (``db``; in DBDIR instead if given) and the control
+    socket ``control.sock`` (``sock``).  The configuration ``WORK/NAME
+    .conf`` (``conf``) is written atomically (``write_conf()``): a
+    [maildatd] section with database, control_socket, user, workers,
+    syslog (SYSLOG, else the class attribute ``Daemon.syslog``, which a
+    suite sets to its SyslogReceiver's socket) and the lines
+    EXTRA_GLOBAL, then BODY (targets, credentials, rules: see
+    ``target()``).  The daemon's stdout and stderr go to ``WORK/NAME.log``
+    (``logpath``, read by ``log()``), appended to over restarts.  EXE
+    replaces the built maildatd.
+
+    ``start(*args, prefix=(), env=None, wait_started=True, preexec=None,
+    cwd=None, cores=False)`` starts it (again) with ARGS after the
+    harness's markers and PR_SET_PDEATHSIG; PREFIX goes before the
+    program (valgrind), ENV is added to the environment, PREEXEC runs in
+    the child before exec, CORES raises RLIMIT_CORE to unlimited (as a
+    shell may have it).  WAIT_STARTED waits for 'maildatd: started:' in
+    what this start logged.  ``stop(timeout=20)`` sends SIGTERM, then
+    ``kill()`` after TIMEOUT, and returns the exit status;  ``kill()``
+    SIGKILLs the daemon and its workers.  Every started Daemon is in one
+    registry: ``stop_all_daemons()``, ``daemons()``.
+
+    ``status()`` reads the status over the control socket (a dict of
+    strings; ``control()`` sends any command, ``converse()`` raw bytes);
+    ``ctl()`` runs maildatctl on its socket and database.  ``crawls()``,
+    ``count()``, ``ncrawls()``, ``query()``, ``integrity()`` read the
+    database (read-only; ``fix_owner()`` gives files a root connection
+    created back to USER), ``db_bytes()`` its files.  ``worker_pids()``
+    and ``rundir()`` look at the live workers.
+    """
+
+    syslog = 'local'            # default syslog destination
+    START_TIMEOUT = 30.0
+
+    def __init__(self, work, name, body='', workers=2, extra_global='',
+                 user='nobody', dbdir=None, syslog=None, exe=None):
+        self.name = name
+        self.user = pwd.getpwnam(user)
+        self.dir = os.path.join(work, name)
+        os.mkdir(self.dir)
+        os.chmod(self.dir, 0o755)
+        os.chown(self.dir, self.user.pw_uid, self.user.pw_gid)
+        self.db = os.path.join(dbdir or self.dir, 'maildat.db')
+        self.sock = os.path.join(self.dir, 'control.sock')
+        self.conf = os.path.join(work, name + '.conf')
+        self.logpath = os.path.join(work, name + '.log')
+        self.workers = workers
+        self.extra_global = extra_global
+        if syslog is not None:
+            self.syslog = syslog
+        self.exe = exe
+        self.proc = None
+        self.pids = []              # of every start, oldest first
+        self.started_at = None
+        self.log_f = None
+        self.write_conf(body)
+
+    # -- configuration -----------------------------------------------------
+
+    def conf_text(self, body, extra_global=None):
+        """The configuration for BODY (EXTRA_GLOBAL None: the one given
+        to the constructor)."""
+        return ('[maildatd]\n'
+                'database = %s\n'
+                'control_socket = %s\n'
+                'user = %s\n'
+                'workers = %d\n'
+                'syslog = %s\n'
+                '%s\n%s' % (self.db, self.sock, self.user.pw_name,
+                            self.workers, self.syslog,
+                            self.extra_global if extra_global is None
+                            else extra_global, body))
+
+    def write_conf(self, body, extra_global=None, raw=None):
+        """Write conf_text(BODY, EXTRA_GLOBAL), or the text RAW, to
+        ``conf`` atomically (mode 0644); returns the text."""
+        text = raw if raw is not None else self.conf_text(body, extra_global)
+        tmp = self.conf + '.tmp'
+        with open(tmp, 'w') as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, self.conf)
+        return text
+
+    # -- process -----------------------------------------------------------
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def start(self, *args, prefix=(), env=None, wait_started=True,
+              preexec=None, cwd=None, cores=False):
+        """Start ``maildatd -d -c CONF ARGS``; returns self.  Raises
+        HarnessError if WAIT_STARTED and it exits or does not log
+        'maildatd: started:' within START_TIMEOUT seconds."""
+        _install_cleanup_handlers()
+        _ensure_watchdog()
+        if self.log_f is None or self.log_f.closed:
+            self.log_f = open(self.logpath, 'ab')
+        self.log_f.flush()
+        offset = os.path.getsize(self.logpath)
+        argv = list(prefix) + [self.exe or tool('maildatd'), '-d', '-c',
+                               self.conf] + list(args)
+        base = _make_preexec(os.getpid())
+
+        def pre():
+            if cores:
+                resource.setrlimit(resource.RLIMIT_CORE,
+                                   (resource.RLIM_INFINITY,
+                                    resource.RLIM_INFINITY))
+            base()
+            if preexec is not None:
+                preexec()
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [str(a) for a in argv], stdin=subprocess.DEVNULL,
+            stdout=self.log_f, stderr=subprocess.STDOUT, cwd=cwd,
+            env=_child_env(env), start_new_session=True,
+            # A PREEXEC may set a signal disposition of its own.
+            restore_signals=preexec is None, preexec_fn=pre)
+        self.pids.append(self.proc.pid)
+        with _daemons_lock:
+            if self not in _daemons:
+                _daemons.append(self)
+        if wait_started:
+            ok = wait_until(lambda: 'maildatd: started:' in
+                            self.log(since=offset) or
+                            self.proc.poll() is not None,
+                            self.START_TIMEOUT)
+            if self.proc.poll() is not None or not ok:
+                raise HarnessError('maildatd did not start (rc %s); log:\n%s'
+                                   % (self.proc.poll(), self.log()[-3000:]))
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait(self, timeout):
+        """Exit status, or None if still running after TIMEOUT."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def signal(self, sig):
+        """Send SIG to the daemon if it runs."""
+        if self.running():
+            os.kill(self.proc.pid, sig)
+
+    def stop(self, timeout=20):
+        """SIGTERM, then kill() after TIMEOUT.  Returns the exit status
+        (None if it was never started).  Idempotent."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.signal(signal.SIGTERM)
+            if self.wait(timeout) is None:
+                self.kill()
+        self.proc.wait()
+        if self.log_f is not None:
+            self.log_f.close()
+        return self.proc.returncode
+
+    def kill(self):
+        """SIGKILL the daemon and the workers it has."""
+        if self.proc is not None and self.proc.poll() is None:
+            workers = self.worker_pids()
+            kill_pids([self.proc.pid])
+            self.proc.wait()
+            kill_pids(workers)
+
+    def worker_pids(self):
+        """Its live workers."""
+        return worker_pids(self.proc.pid) if self.proc is not None else []
+
+    def rundir(self):
+        """The run directory its workers were given (--statedir), or
+        None."""
+        for pid in self.worker_pids():
+            args = proc_args(pid) or []
+            for i, a in enumerate(args[:-1]):
+                if a == b'--statedir':
+                    return args[i + 1].decode()
+        return None
+
+    def log(self, since=0):
+        """What the daemon wrote to stdout and stderr, all starts (from
+        byte offset SINCE on)."""
+        try:
+            with open(self.logpath, 'rb') as f:
+                f.seek(since)
+                return f.read().decode('utf-8', 'replace')
+        except OSError:
+            return ''
+
+    # -- control socket ----------------------------------------------------
+
+    def ctl(self, *args, user=None, timeout=30):
+        """Run maildatctl --socket SOCK --db DB ARGS (as USER with
+        runuser if given); run()'s Result."""
+        argv = [tool('maildatctl'), '--socket', self.sock, '--db',
+                self.db] + list(args)
+        if user is not None:
+            argv = ['runuser', '-u', user, '--'] + argv
+        return run(argv, timeout=timeout)
+
+    def converse(self, data, timeout=15):
+        """Send the bytes DATA to the control socket as root and read
+        until the daemon closes: (the answer's text, maybe empty, and the
+        OSError that ended it or None)."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        out = b''
+        error = None
+        try:
+            s.connect(self.sock)
+            s.sendall(data)
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except OSError as e:
+            error = e
+        finally:
+            s.close()
+        return out.decode('utf-8', 'replace'), error
+
+    def control(self, command, timeout=15):
+        """Send one command line to the control socket; the answer's
+        text, or None."""
+        text, error = self.converse(command.encode() + b'\n', timeout)
+        return None if error is not None else text
+
+    def status(self, timeout=15):
+        """The daemon's status ('key: value' lines of the status command)
+        as a dict of strings, or None."""
+        text = self.control('status', timeout)
+        if not text or not text.startswith('ok\n'):
+            return None
+        return dict(l.split(': ', 1) for l in text.splitlines()[1:]
+                    if ': ' in l)
+
+    # -- database ----------------------------------------------------------
+
+    def query(self, sql, params=()):
+        """The rows of SQL on the database, opened read-only ([] if it
+        does not exist)."""
+        if not os.path.exists(self.db):
+            return []
+        uri = 'file:%s?mode=ro' % urllib.parse.quote(self.db)
+        con = sqlite3.connect(uri, uri=True, timeout=30)
+        try:
+            return con.execute(sql, params).fetchall()
+        finally:
+            con.close()
+            if not self.running():
+                self.fix_owner()
+
+    def crawls(self):
+        """Every crawl: (id, location, started_us, finished_us, outcome,
+        error, network, postoffice), oldest first."""
+        return self.query(
+            'SELECT c.id, l.location, c.started_us, c.finished_us, '
+            'c.outcome, c.error, c.network, c.postoffice FROM crawl c '
+            'JOIN location l ON l.id = c.location_id ORDER BY c.id')
+
+    def count(self, location=None, outcome=None):
+        """How many crawls (of LOCATION, with OUTCOME)."""
+        return len([r for r in self.crawls()
+                    if (location is None or r[1] == location)
+                    and (outcome is None or r[4] == outcome)])
+
+    def ncrawls(self):
+        """The number of rows in the crawl table (0 without a database)."""
+        rows = self.query('SELECT count(*) FROM crawl')
+        return rows[0][0] if rows else 0
+
+    def integrity(self):
+        """PRAGMA integrity_check: [('ok',)] for a sound database."""
+        try:
+            return self.query('PRAGMA integrity_check')
+        except sqlite3.Error as e:
+            return [('error: %s' % e,)]
+
+    def db_bytes(self):
+        """The bytes of the database files (with -wal, -shm, -journal)."""
+        blob = b''
+        for suffix in ('', '-wal', '-shm', '-journal'):
+            try:
+                with open(self.db + suffix, 'rb') as f:
+                    blob += f.read()
+            except OSError:
+                pass
+        return blob
+
+    def fix_owner(self):
+        """A root connection may leave root-owned -wal/-shm files behind,
+        which the daemon's user could not open: give them back."""
+        for suffix in ('', '-wal', '-shm', '-journal'):
+            try:
+                os.chown(self.db + suffix, self.user.pw_uid,
+                         self.user.pw_gid)
+            except OSError:
+                pass
+
+    def __repr__(self):
+        return '<Daemon %s pid=%s running=%s>' % (
+            self.name, self.proc and self.proc.pid, self.running())
 
 
 # ---------------------------------------------------------------------------

@@ -8,17 +8,23 @@ smbclient CLI (guest and password access, SMB1, share listing through
 samba-dcerpcd), stop/restart, and that no process of either smb.conf
 survives.  Child runs of this script check cleanup when the test
 process raises inside the with-block, gets SIGTERM, or gets SIGKILLed.
-Prints TAP.  Needs root (useradd, smbd).
+A maildatd Daemon is started, asked for its status and stopped, and
+stop_all_daemons() and a SIGKILLed test process must leave none of it
+(nor its workers) behind.  Prints TAP.  Needs root (useradd, smbd) and
+a build (MAILDAT_BUILDDIR).
 
 Child modes (used by the main run, also handy by hand):
     --child-raise     start Samba, raise inside the with-block
     --child-wait      start Samba, print 'READY <conf> <smbd pid>', sleep
+    --child-daemon    start Samba and a Daemon, print 'READY <conf>
+                      <daemon pid> <worker pids>', sleep
     --child-smbc URL  list URL with libsmbclient (ctypes), print names
 """
 
 import ctypes
 import io
 import os
+import pwd
 import select
 import shutil
 import signal
@@ -134,6 +140,31 @@ def child_wait(work):
     with harness.Samba(work, shares={'pub': pub}) as smb:
         smb.smbclient(None)             # get samba-dcerpcd going too
         print('READY %s %d' % (smb.conf, smb.proc.pid), flush=True)
+        time.sleep(300)
+
+
+def daemon_fixture(work, name):
+    """A Samba serving one postoffice and a Daemon (2 workers) crawling
+    it every second: (Samba, Daemon), neither started."""
+    po = os.path.join(harness.make_workdir(base=work), 'po')
+    harness.mkpo('-N', 'SELF', '-P', 'TEST', po)
+    harness.make_readable(po)
+    smb = harness.Samba(work, shares={'MAILDAT$': po})
+    smb.start()
+    d = harness.Daemon(work, name, harness.target('a', smb.url('MAILDAT$')),
+                       extra_global='interval = 1s\ntimeout = 5s\n')
+    return smb, d
+
+
+def child_daemon(work):
+    smb, d = daemon_fixture(work, 'child')
+    with smb:
+        d.start()
+        workers = harness.wait_until(
+            lambda: len(d.worker_pids()) == 2 and d.worker_pids(), 10)
+        print('READY %s %d %s' % (smb.conf, d.pid,
+                                  ' '.join(map(str, workers or []))),
+              flush=True)
         time.sleep(300)
 
 
@@ -305,6 +336,82 @@ def test_sigkill_layers(t, work):
          '(%d processes)' % len(reaped))
 
 
+def test_daemon(t, work):
+    smb, d = daemon_fixture(work, 'selftest')
+    with smb:
+        d.start()
+        t.ok(d.running() and 'maildatd: started:' in d.log(),
+             'Daemon: started (logged "maildatd: started:")', diag=d.log())
+        st = d.status() or {}
+        t.eq((st.get('pid'), st.get('workers')), (str(d.pid), '2'),
+             'Daemon.status() over the control socket: pid, workers',
+             diag=repr(st))
+        t.ok(harness.wait_until(lambda: d.count(harness.loc(
+            smb.port, 'MAILDAT$'), 'ok') >= 1, 10),
+             'Daemon.count(): the postoffice crawled ok', diag=d.log)
+        res = d.ctl('status')
+        t.ok(res.returncode == 0 and 'pid: %d' % d.pid in res.stdout,
+             'Daemon.ctl(): maildatctl status', diag=res)
+        sb = os.stat(d.dir)
+        t.eq((sb.st_uid, d.conf, os.path.dirname(d.db)),
+             (pwd.getpwnam('nobody').pw_uid,
+              os.path.join(work, 'selftest.conf'), d.dir),
+             'Daemon: its directory is nobody\'s and holds the database')
+        workers = d.worker_pids()
+        t.ok(len(workers) == 2 and set(workers) <= set(
+            harness.our_workers()), 'worker_pids(), our_workers(): 2 '
+             'workers carrying our marker', diag=repr(workers))
+        t.eq(d.stop(), 0, 'Daemon.stop(): SIGTERM, exit 0', diag=d.log)
+        t.ok(harness.wait_until(lambda: not [p for p in workers
+                                             if harness.alive(p)], 5),
+             'Daemon.stop(): the workers exit with it')
+        t.eq(d.integrity(), [('ok',)], 'Daemon.integrity()')
+        # stop_all_daemons(): the registry kills what is still running.
+        d.start()
+        workers = harness.wait_until(
+            lambda: len(d.worker_pids()) == 2 and d.worker_pids(), 10)
+        harness.stop_all_daemons()
+        t.ok(not d.running() and d in harness.daemons(),
+             'stop_all_daemons() kills a registered Daemon')
+        t.ok(workers and not [p for p in workers if harness.alive(p)] and
+             not harness.our_workers(),
+             'stop_all_daemons(): and its workers', diag=repr(workers))
+    remove_run_dirs(d.pids)
+
+
+def remove_run_dirs(pids):
+    """Remove the run directories of the SIGKILLed daemons PIDS (they
+    cannot remove their own)."""
+    for path in harness.run_dirs(pwd.getpwnam('nobody').pw_uid):
+        if path.startswith(tuple('/tmp/maildatd.%d.' % p for p in pids)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def test_child_daemon_sigkill(t, work):
+    """The test process SIGKILLed while a daemon runs: the daemon dies
+    (PR_SET_PDEATHSIG), its workers with it."""
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__),
+                             '--child-daemon', work], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True)
+    ready, _, _ = select.select([proc.stdout], [], [], 60)
+    line = proc.stdout.readline() if ready else ''
+    pids = [int(p) for p in line.split()[2:]]
+    t.ok(line.startswith('READY ') and len(pids) == 3,
+         'SIGKILL with a daemon: child started a daemon and 2 workers',
+         diag=line)
+    proc.kill()
+    proc.communicate(timeout=30)
+    left = harness.wait_until(
+        lambda: not [p for p in pids if pid_alive(p)], 10)
+    t.ok(pids and left, 'SIGKILL of the test process: neither the daemon '
+         'nor its workers are left', diag=repr([p for p in pids
+                                                if pid_alive(p)]))
+    if line.startswith('READY '):
+        t.eq(wait_gone(line.split()[1], 10), [], 'SIGKILL with a daemon: '
+             'no process of its smb.conf left')
+    remove_run_dirs(pids[:1])
+
+
 def test_helpers(t, work):
     start = time.monotonic()
     res = harness.run(['sleep', '30'], timeout=1)
@@ -329,6 +436,26 @@ def test_helpers(t, work):
         t.ok(silent, 'HungServer accepts and never answers')
         t.eq(hung.url('X'), 'smb://127.0.0.1:%d/X' % hung.port,
              'HungServer.url()')
+
+    def echo(conn, srv):
+        srv.notes.append(conn.recv(100))
+        conn.sendall(b'echo ' + srv.notes[-1])
+    with harness.TcpServer(echo, 'Echo') as fake:
+        with socket.create_connection(('127.0.0.1', fake.port), 2) as s:
+            s.sendall(b'hi')
+            s.settimeout(2)
+            answer = s.recv(100)
+        t.eq((answer, fake.notes, fake.connections), (b'echo hi', [b'hi'], 1),
+             'TcpServer runs the handler for a connection')
+    t.eq(harness.loc(445, 'S$', 'a/b'), '\\\\127.0.0.1@445\\S$\\a\\b',
+         'loc()')
+    t.eq(harness.target('a', 'smb://h/s', timeout='3s'),
+         '[target a]\nurl = smb://h/s\ntimeout = 3s\n', 'target()')
+    n = []
+    t.eq(harness.wait_until(lambda: n.append(1) or len(n) >= 3, 5, 0.01), True,
+         'wait_until(): until true')
+    t.eq(harness.wait_until(lambda: 0, 0.2, 0.05), 0,
+         'wait_until(): the false value after the timeout')
 
     with harness.SyslogReceiver(work, udp=True) as slog:
         harness.run(['logger', '-u', slog.path, 'hello-unix'])
@@ -375,6 +502,8 @@ def main():
               signal.SIGKILL)
         t.run(test_sigkill_layers, 'SIGKILL without watchdog', t, work)
         t.run(test_helpers, 'helpers', t, work)
+        t.run(test_daemon, 'Daemon', t, work)
+        t.run(test_child_daemon_sigkill, 'SIGKILL with a daemon', t, work)
         t.run(test_tap, 'tap', t)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -386,6 +515,8 @@ if __name__ == '__main__':
         child_raise(sys.argv[2])
     elif len(sys.argv) > 2 and sys.argv[1] == '--child-wait':
         child_wait(sys.argv[2])
+    elif len(sys.argv) > 2 and sys.argv[1] == '--child-daemon':
+        child_daemon(sys.argv[2])
     elif len(sys.argv) > 2 and sys.argv[1] == '--child-smbc':
         child_smbc(sys.argv[2])
     else:

@@ -65,125 +65,30 @@ import select
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness                                          # noqa: E402
+from harness import (TcpServer, alive, is_asan, kill_pids,  # noqa: E402
+                     loc, make_readable, mkpo, our_workers, run_dirs,
+                     stop_all_daemons, target, wait_until, worker_pids)
 
 t = harness.Tap()
 MAILDATD = harness.tool('maildatd')
-CTL = harness.tool('maildatctl')
-MKPO = harness.tool('mkpostoffice')
 NOBODY = pwd.getpwnam('nobody')
 RESTART_USER = 'mdfaults'       # the daemon's user in the restart case
 OUTCOMES = ('ok', 'not-postoffice', 'malformed', 'auth-failed',
             'access-denied', 'unreachable', 'timeout', 'error')
 
-_daemons = []                   # every Daemon started, for cleanup
 _mounts = []                    # tmpfs mounts to undo
-SYSLOG = ['local']
 
 
 # ---------------------------------------------------------------------------
-# Helpers (the small ones are copies of t_daemon.py's)
+# Helpers (the common ones are harness.py's)
 # ---------------------------------------------------------------------------
-
-def wait_until(fn, timeout, step=0.1):
-    """Call FN until it returns something true; return that, or the last
-    (false) value after TIMEOUT seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(step)
-
-
-def loc(port, share, path=''):
-    """The location string the store keeps for a URL."""
-    s = '\\\\127.0.0.1@%d\\%s' % (port, share)
-    if path:
-        s += '\\' + path.replace('/', '\\')
-    return s
-
-
-def mkpo(*args):
-    res = harness.run([MKPO] + [str(a) for a in args], timeout=60)
-    if res.returncode != 0:
-        raise harness.HarnessError('mkpostoffice failed:\n%s' % res)
-
-
-def make_readable(top):
-    os.chmod(top, 0o755)
-    for root, dirs, files in os.walk(top):
-        for name in dirs:
-            os.chmod(os.path.join(root, name), 0o755)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)
-
-
-def proc_stat(pid):
-    """(state, ppid) of PID, or None."""
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            s = f.read()
-    except OSError:
-        return None
-    fields = s[s.rindex(')') + 2:].split()
-    return fields[0], int(fields[1])
-
-
-def proc_args(pid):
-    try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
-            return [a for a in f.read().split(b'\0') if a]
-    except OSError:
-        return None
-
-
-def is_worker_args(args):
-    return bool(args) and b'--worker' in args and \
-        b'maildatd' in os.path.basename(args[0])
-
-
-def worker_pids(parent):
-    """Live crawl workers (maildatd --worker) whose parent is PARENT."""
-    found = []
-    for name in os.listdir('/proc'):
-        if not name.isdigit():
-            continue
-        pid = int(name)
-        st = proc_stat(pid)
-        if st is None or st[0] in ('Z', 'X') or st[1] != parent:
-            continue
-        if is_worker_args(proc_args(pid)):
-            found.append(pid)
-    return sorted(found)
-
-
-def our_workers():
-    """Live maildatd workers started by this test (harness owner marker),
-    whoever their parent is now."""
-    return [p.pid for p in harness.marked_processes(
-        harness.ENV_OWNER, harness._OWNER_TOKEN)
-        if is_worker_args([a.encode() for a in p.args])]
-
-
-def alive(pid):
-    st = proc_stat(pid)
-    return st is not None and st[0] not in ('Z', 'X')
-
-
-def target(name, url, **kw):
-    lines = ['[target %s]' % name, 'url = %s' % url]
-    lines += ['%s = %s' % kv for kv in kw.items()]
-    return '\n'.join(lines) + '\n'
-
 
 def status_total(st):
     """The crawls the daemon counted since start (all outcomes)."""
@@ -196,199 +101,8 @@ def worker_deaths(log):
                       r'status) .* during .*', log)
 
 
-class Daemon(object):
-    """One maildatd in the foreground (-d), with its own directory (owned
-    by its user) holding the database, the control socket and the log."""
-
-    def __init__(self, work, name, body, workers=2, extra_global='',
-                 user='nobody', dbdir=None):
-        self.dir = os.path.join(work, name)
-        os.mkdir(self.dir)
-        self.user = pwd.getpwnam(user)
-        os.chmod(self.dir, 0o755)
-        os.chown(self.dir, self.user.pw_uid, self.user.pw_gid)
-        self.db = os.path.join(dbdir or self.dir, 'maildat.db')
-        self.sock = os.path.join(self.dir, 'control.sock')
-        self.conf = os.path.join(work, name + '.conf')
-        self.logpath = os.path.join(work, name + '.log')
-        self.workers = workers
-        self.extra_global = extra_global
-        self.proc = None
-        self.log_f = None
-        self.write_conf(body)
-
-    def conf_text(self, body, extra_global=None):
-        return ('[maildatd]\n'
-                'database = %s\n'
-                'control_socket = %s\n'
-                'user = %s\n'
-                'workers = %d\n'
-                'syslog = %s\n'
-                '%s\n%s' % (self.db, self.sock, self.user.pw_name,
-                            self.workers, SYSLOG[0],
-                            self.extra_global if extra_global is None
-                            else extra_global, body))
-
-    def write_conf(self, body, extra_global=None):
-        text = self.conf_text(body, extra_global)
-        tmp = self.conf + '.tmp'
-        with open(tmp, 'w') as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, self.conf)
-        return text
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def start(self, *args, env=None, wait_started=True, preexec=None):
-        if self.log_f is None or self.log_f.closed:
-            self.log_f = open(self.logpath, 'ab')
-        argv = [MAILDATD, '-d', '-c', self.conf] + list(args)
-        self.started_at = time.monotonic()
-        base = harness._make_preexec(os.getpid())
-
-        def pre():
-            base()
-            if preexec is not None:
-                preexec()
-        self.proc = subprocess.Popen(
-            [str(a) for a in argv], stdin=subprocess.DEVNULL,
-            stdout=self.log_f, stderr=subprocess.STDOUT,
-            env=harness._child_env(env), start_new_session=True,
-            restore_signals=preexec is None, preexec_fn=pre)
-        if self not in _daemons:
-            _daemons.append(self)
-        if wait_started:
-            ok = wait_until(lambda: 'maildatd: started:' in self.log()
-                            or self.proc.poll() is not None, 30)
-            if self.proc.poll() is not None or not ok:
-                raise harness.HarnessError(
-                    'maildatd did not start (rc %s); log:\n%s'
-                    % (self.proc.poll(), self.log()[-3000:]))
-        return self
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def wait(self, timeout):
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def signal(self, sig):
-        if self.running():
-            os.kill(self.proc.pid, sig)
-
-    def stop(self, timeout=20):
-        """SIGTERM, then SIGKILL after TIMEOUT.  Returns the exit status
-        (None if it was never started)."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.signal(signal.SIGTERM)
-            if self.wait(timeout) is None:
-                self.kill()
-        self.proc.wait()
-        if self.log_f is not None:
-            self.log_f.close()
-        return self.proc.returncode
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            workers = worker_pids(self.proc.pid)
-            try:
-                os.kill(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            self.proc.wait()
-            for pid in workers:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-
-    def log(self):
-        try:
-            with open(self.logpath, 'rb') as f:
-                return f.read().decode('utf-8', 'replace')
-        except OSError:
-            return ''
-
-    def ctl(self, *args, timeout=30):
-        argv = [CTL, '--socket', self.sock, '--db', self.db] + list(args)
-        return harness.run(argv, timeout=timeout)
-
-    def control(self, command, timeout=15):
-        """Send one command line to the control socket; the answer's
-        text, or None."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        try:
-            s.connect(self.sock)
-            s.sendall(command.encode() + b'\n')
-            data = b''
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            return data.decode('utf-8', 'replace')
-        except OSError:
-            return None
-        finally:
-            s.close()
-
-    def status(self, timeout=15):
-        """The daemon's status as a dict, or None."""
-        text = self.control('status', timeout)
-        if not text or not text.startswith('ok\n'):
-            return None
-        return dict(l.split(': ', 1) for l in text.splitlines()[1:]
-                    if ': ' in l)
-
-    def query(self, sql, params=()):
-        if not os.path.exists(self.db):
-            return []
-        uri = 'file:%s?mode=ro' % urllib.parse.quote(self.db)
-        con = sqlite3.connect(uri, uri=True, timeout=30)
-        try:
-            return con.execute(sql, params).fetchall()
-        finally:
-            con.close()
-            if not self.running():
-                self.fix_owner()
-
-    def crawls(self):
-        """Every crawl: (id, location, started_us, finished_us, outcome,
-        error, network, postoffice), oldest first."""
-        return self.query(
-            'SELECT c.id, l.location, c.started_us, c.finished_us, '
-            'c.outcome, c.error, c.network, c.postoffice FROM crawl c '
-            'JOIN location l ON l.id = c.location_id ORDER BY c.id')
-
-    def count(self, location=None, outcome=None):
-        return len([r for r in self.crawls()
-                    if (location is None or r[1] == location)
-                    and (outcome is None or r[4] == outcome)])
-
-    def fix_owner(self):
-        """A root connection may leave root-owned -wal/-shm files behind,
-        which the daemon's user could not open: give them back."""
-        for suffix in ('', '-wal', '-shm', '-journal'):
-            try:
-                os.chown(self.db + suffix, self.user.pw_uid,
-                         self.user.pw_gid)
-            except OSError:
-                pass
-
-    def integrity(self):
-        try:
-            return self.query('PRAGMA integrity_check')
-        except sqlite3.Error as e:
-            return [('error: %s' % e,)]
+class Daemon(harness.Daemon):
+    """harness.Daemon with the totals check_sound() compares."""
 
     def doubled(self):
         """Crawl rows sharing a location and a started_us."""
@@ -419,19 +133,6 @@ class Daemon(object):
             r'round finished: (\d+) crawls', self.log()))
 
 
-def stop_all_daemons():
-    for d in _daemons:
-        try:
-            d.kill()
-        except Exception as e:          # keep going
-            sys.stderr.write('# warning: killing maildatd: %s\n' % e)
-    for pid in our_workers():
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-
 def check_sound(d, what, rc, totals=None, want_rc=0):
     """The common end of a case, after the daemon stopped: its exit
     status, integrity, no doubled crawl, and no crawl lost: the rows equal
@@ -458,81 +159,6 @@ def check_sound(d, what, rc, totals=None, want_rc=0):
 # ---------------------------------------------------------------------------
 # Fake servers
 # ---------------------------------------------------------------------------
-
-class TcpServer(object):
-    """A loopback listener; HANDLER(conn, server) runs in a thread per
-    connection.  Connections still open are closed at stop()."""
-
-    def __init__(self, handler, name='fake'):
-        self.handler = handler
-        self.name = name
-        self.port = None
-        self.connections = 0
-        self.stopping = threading.Event()
-        self._sock = None
-        self._conns = []
-        self._thread = None
-        self.notes = []
-
-    def url(self, share='', path=''):
-        u = 'smb://127.0.0.1:%d/%s' % (self.port, share)
-        return u + ('/' + path if path else '')
-
-    def start(self):
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(('127.0.0.1', 0))
-        self._sock.listen(64)
-        self._sock.settimeout(0.2)
-        self.port = self._sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._loop, daemon=True,
-                                        name=self.name)
-        self._thread.start()
-        return self
-
-    def _loop(self):
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            self.connections += 1
-            self._conns.append(conn)
-            threading.Thread(target=self._run, args=(conn,),
-                             daemon=True).start()
-
-    def _run(self, conn):
-        try:
-            self.handler(conn, self)
-        except OSError:
-            pass
-
-    def hold(self, conn):
-        """Keep CONN open until the server stops."""
-        self.stopping.wait()
-
-    def stop(self):
-        self.stopping.set()
-        if self._thread is not None:
-            self._thread.join(2)
-        for c in self._conns:
-            try:
-                c.close()
-            except OSError:
-                pass
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
 
 def h_first_packet_then_stall(conn, srv):
     conn.settimeout(5)
@@ -812,11 +438,7 @@ LONG_PO = 'MAILDATA-' + 'L' * 171            # a folder name of 180 characters
 def stop_group(smb, sig):
     """Send SIG to every process of smb's instance (smbd, the children
     serving connections, its helpers)."""
-    for p in smb.processes():
-        try:
-            os.kill(p.pid, sig)
-        except OSError:
-            pass
+    kill_pids([p.pid for p in smb.processes()], sig)
 
 
 def case_onedown_outage(env):
@@ -958,16 +580,6 @@ def case_onedown_outage(env):
     check_sound(d, 'onedown', rc, totals=totals)
 
 
-def rundir_of(d):
-    """The run directory the daemon's workers were given (--statedir)."""
-    for pid in worker_pids(d.pid):
-        args = proc_args(pid) or []
-        for i, a in enumerate(args[:-1]):
-            if a == b'--statedir':
-                return args[i + 1].decode()
-    return None
-
-
 def case_rundir_gone(env):
     """Something cleaning /tmp removes the daemon's run directory (empty
     for a moment between two workers): new workers get a new one and the
@@ -980,7 +592,7 @@ def case_rundir_gone(env):
         d.start()
         t.ok(wait_until(lambda: d.count(la, 'ok') >= 1, 15),
              'rundir-gone: crawled ok first')
-        rd = rundir_of(d)
+        rd = d.rundir()
         t.ok(rd is not None and os.path.isdir(rd),
              'rundir-gone: the workers\' run directory %s found' % rd)
         shutil.rmtree(rd)
@@ -992,7 +604,7 @@ def case_rundir_gone(env):
         t.ok(got and all(r[4] == 'ok' for r in after[1:]),
              'rundir-gone: the next crawls (new workers) are ok',
              diag=repr(after) + d.log()[-2000:])
-        new = rundir_of(d)
+        new = d.rundir()
         t.ok(new is not None and new != rd and os.path.isdir(new) and
              'run directory is gone; the workers use %s' % new in d.log(),
              'rundir-gone: a new run directory, logged', diag=d.log()[-1500:])
@@ -1458,19 +1070,6 @@ def case_locked(env):
     check_sound(d, 'locked', rc, totals=totals)
 
 
-def rundirs(uid):
-    """/tmp/maildatd.* run directories owned by UID."""
-    found = []
-    for name in os.listdir('/tmp'):
-        if name.startswith('maildatd.'):
-            try:
-                if os.lstat('/tmp/' + name).st_uid == uid:
-                    found.append('/tmp/' + name)
-            except OSError:
-                pass
-    return sorted(found)
-
-
 def case_restarts(env):
     a = env['a']
     harness._ensure_unix_user(RESTART_USER)
@@ -1481,7 +1080,7 @@ def case_restarts(env):
     d = Daemon(env['work'], 'restarts', body, workers=2,
                extra_global='interval = 1s\ntimeout = 5s\n',
                user=RESTART_USER)
-    before_dirs = set(rundirs(user.pw_uid))
+    before_dirs = set(run_dirs(user.pw_uid))
     rnd = random.Random()
     kills = 0
     orphans = []                # workers that outlived their parent
@@ -1502,11 +1101,7 @@ def case_restarts(env):
             if not gone:
                 orphans.append((i, [p for p in ws if alive(p)] +
                                 our_workers()))
-                for p in our_workers():
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except OSError:
-                        pass
+                kill_pids(our_workers())
         after_loop = int(time.time() * 1e6)
         t.diag('restarts: 50 SIGKILLs after %.2f s on average; %d crawl rows '
                'so far' % (sum(lifetimes) / len(lifetimes), d.count()))
@@ -1517,7 +1112,7 @@ def case_restarts(env):
                                     if 'libsmbclient' not in l)[-3000:])
         t.diag('restarts: %d of 50 daemons got as far as "started"'
                % d.log().count('maildatd: started:'))
-        left = sorted(set(rundirs(user.pw_uid)) - before_dirs)
+        left = sorted(set(run_dirs(user.pw_uid)) - before_dirs)
         t.eq(orphans, [], 'restarts: every worker died with its SIGKILLed '
              'parent (PR_SET_PDEATHSIG)')
         t.ok(len(left) <= kills, 'restarts: %d /tmp/maildatd.* run '
@@ -1537,17 +1132,13 @@ def case_restarts(env):
         rc = d.stop()
         t.ok(wait_until(lambda: not [p for p in ws if alive(p)], 3),
              'restarts: the workers of the last daemon exit with it')
-        t.eq(sorted(set(rundirs(user.pw_uid)) - before_dirs), left,
+        t.eq(sorted(set(run_dirs(user.pw_uid)) - before_dirs), left,
              'restarts: the cleanly stopped daemon removed its run '
              'directory')
     finally:
         d.stop()
-        for p in our_workers():
-            try:
-                os.kill(p, signal.SIGKILL)
-            except OSError:
-                pass
-        for path in set(rundirs(user.pw_uid)) - before_dirs:
+        kill_pids(our_workers())
+        for path in set(run_dirs(user.pw_uid)) - before_dirs:
             shutil.rmtree(path, ignore_errors=True)
     t.eq(rc, 0, 'restarts: the last daemon exits 0 on SIGTERM',
          diag=d.log()[-2000:])
@@ -1731,54 +1322,37 @@ def build_tree(work):
 
 
 def main():
-    started = time.monotonic()
-    if os.geteuid() != 0:
-        t.skip_all('needs root (smbd, mount, useradd, privilege drop)')
-    with open(MAILDATD, 'rb') as f:
-        asan = b'__asan_init' in f.read()
-    only = [c for c in os.environ.get('MAILDAT_FAULT_CASES', '').split(',')
-            if c]
-    work = harness.make_workdir()
-    try:
+    with harness.suite(t, 'needs root (smbd, mount, useradd, privilege '
+                       'drop)') as work:
+        asan = is_asan(MAILDATD)
         sound, many, big, flip, versions = build_tree(work)
-        with harness.Samba(work, shares={'MAILDAT$': sound, 'many': many,
-                                         'flip': flip}) as sa, \
-                harness.Samba(work, shares={'big': big}) as sb, \
-                harness.SyslogReceiver(work) as slog:
-            SYSLOG[0] = 'unix:' + slog.path
-            env = {'work': work, 'a': sa, 'b': sb, 'flip': flip,
-                   'versions': versions}
-            cases = [('smbd-killed', case_smbd_killed, ()),
-                     ('onedown', case_onedown_outage, ()),
-                     ('rundir-gone', case_rundir_gone, ()),
-                     ('idle-restart', case_idle_restart, ()),
-                     ('rewrite', case_rewrite, ()),
-                     ('stall', case_stall, ()),
-                     ('garbage', case_garbage, ()),
-                     ('disk-full', case_disk_full, ()),
-                     ('locked', case_locked, ()),
-                     ('restarts', case_restarts, ()),
-                     ('clock', case_clock, (asan,)),
-                     ('sighup-storm', case_sighup_storm, ())]
-            try:
-                for name, fn, args in cases:
-                    if only and name not in only:
-                        continue
-                    t0 = time.monotonic()
-                    t.run(fn, name, env, *args)
-                    t.diag('%s: %.1f s' % (name, time.monotonic() - t0))
-                    stop_all_daemons()
-            finally:
-                stop_all_daemons()
-    except harness.SkipTest as e:
-        t.skip_all(str(e))
-    finally:
-        stop_all_daemons()
-        for m in _mounts:
-            harness.run(['umount', m], timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
-    t.diag('runtime %.1f s' % (time.monotonic() - started))
-    t.done()
+        try:
+            with harness.Samba(work, shares={'MAILDAT$': sound,
+                                             'many': many,
+                                             'flip': flip}) as sa, \
+                    harness.Samba(work, shares={'big': big}) as sb, \
+                    harness.SyslogReceiver(work) as slog:
+                Daemon.syslog = 'unix:' + slog.path
+                env = {'work': work, 'a': sa, 'b': sb, 'flip': flip,
+                       'versions': versions}
+                harness.run_cases(t, [
+                    ('smbd-killed', case_smbd_killed),
+                    ('onedown', case_onedown_outage),
+                    ('rundir-gone', case_rundir_gone),
+                    ('idle-restart', case_idle_restart),
+                    ('rewrite', case_rewrite),
+                    ('stall', case_stall),
+                    ('garbage', case_garbage),
+                    ('disk-full', case_disk_full),
+                    ('locked', case_locked),
+                    ('restarts', case_restarts),
+                    ('clock', case_clock, asan),
+                    ('sighup-storm', case_sighup_storm)],
+                    env, only_env='MAILDAT_FAULT_CASES')
+        finally:
+            stop_all_daemons()
+            for m in _mounts:
+                harness.run(['umount', m], timeout=30)
 
 
 if __name__ == '__main__':

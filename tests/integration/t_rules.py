@@ -47,25 +47,17 @@ import csv
 import io
 import json
 import os
-import pwd
 import re
-import shutil
-import signal
 import socket
-import sqlite3
-import subprocess
 import sys
 import time
-import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness                                          # noqa: E402
+from harness import (make_readable, stop_all_daemons,  # noqa: E402
+                     target, wait_until)
 
 t = harness.Tap()
-MAILDATD = harness.tool('maildatd')
-CTL = harness.tool('maildatctl')
-MKPO = harness.tool('mkpostoffice')
-NOBODY = pwd.getpwnam('nobody')
 
 CONNECTOR = '22-28798'
 CONNECTOR_RAW = '64839d89681396000000'
@@ -88,23 +80,12 @@ REALERT = re.compile(r'^alert (\d+) (raised|cleared|repeated): (\S+) '
 # loopback only): two servers on two addresses, as in an estate.
 SECOND_ADDRESS = {'interfaces': '127.0.0.1/8 127.0.0.2/8'}
 
-_daemons = []           # every Daemon, for cleanup and the final check
-_pids = {}              # daemon pid -> Daemon
 SLOG = []               # the SyslogReceiver
 
 
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-def wait_until(fn, timeout, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(step)
-
 
 def host_of(smb):
     return getattr(smb, 'alias', smb.host)
@@ -117,24 +98,13 @@ def url(smb, share):
 
 def loc(smb, share):
     """The location the store keeps for SHARE of Samba SMB."""
-    return '\\\\%s@%d\\%s' % (host_of(smb), smb.port, share)
+    return harness.loc(smb.port, share, host=host_of(smb))
 
 
 def mkpo(path, *args):
-    res = harness.run([MKPO] + [str(a) for a in args] + [path], timeout=30)
-    if res.returncode != 0:
-        raise harness.HarnessError('mkpostoffice %s %s failed:\n%s'
-                                   % (' '.join(map(str, args)), path, res))
+    """mkpostoffice ARGS PATH, readable by smbd's guest account."""
+    harness.mkpo(*(args + (path,)))
     make_readable(path)
-
-
-def make_readable(top):
-    os.chmod(top, 0o755)
-    for root, dirs, files in os.walk(top):
-        for name in dirs:
-            os.chmod(os.path.join(root, name), 0o755)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)
 
 
 def hostname5424():
@@ -172,7 +142,7 @@ class Frame(object):
                 self.id = int(m.group(1))
                 self.what, self.rule, self.sev, self.text = \
                     m.group(2), m.group(3), m.group(4), m.group(5)
-        self.daemon = _pids.get(self.pid)
+        self.daemon = daemon_of(self.pid)
 
     def event(self):
         """(what, rule, severity, text)."""
@@ -205,131 +175,40 @@ def cleared(rule, sev, text):
     return ('cleared', rule, sev, text)
 
 
-class Daemon(object):
-    """One maildatd configuration with its own directory (owned by
-    nobody) for the database and the control socket.  once() runs
-    maildatd -d --once; start()/stop() run it in the foreground."""
+def daemon_of(pid):
+    """The Daemon one of whose runs had PID, or None."""
+    for d in harness.daemons():
+        if pid in d.pids:
+            return d
+    return None
+
+
+class Daemon(harness.Daemon):
+    """harness.Daemon for these cases: TARGETS a list of (name, URL),
+    RULES [rule] sections, EXTRA [maildatd] lines, the alerts sent to
+    SYSLOG (default: the unix socket of the SyslogReceiver).  once()
+    runs maildatd -d --once."""
 
     def __init__(self, work, name, targets, extra='', syslog=None,
                  rules='', workers=2):
-        self.name = name
-        self.dir = os.path.join(work, name)
-        os.mkdir(self.dir)
-        os.chmod(self.dir, 0o755)
-        os.chown(self.dir, NOBODY.pw_uid, NOBODY.pw_gid)
-        self.db = os.path.join(self.dir, 'maildat.db')
-        self.conf = os.path.join(work, name + '.conf')
-        self.logpath = os.path.join(work, name + '.log')
-        self.proc = None
-        self.pids = []
-        self.log_f = None
-        text = ('[maildatd]\n'
-                'database = %s\n'
-                'control_socket = %s/control.sock\n'
-                'user = nobody\n'
-                'workers = %d\n'
-                'timeout = 10s\n'
-                'connect_timeout = 3s\n'
-                'syslog = %s\n'
-                '%s\n' % (self.db, self.dir, workers,
-                          syslog or 'unix:' + SLOG[0].path, extra))
-        for tname, url in targets:
-            text += '[target %s]\nurl = %s\n' % (tname, url)
-        text += rules
-        with open(self.conf, 'w') as f:
-            f.write(text)
-        os.chmod(self.conf, 0o644)
-        _daemons.append(self)
-
-    def _spawn(self, args):
-        if self.log_f is None:
-            self.log_f = open(self.logpath, 'ab')
-        self.proc = subprocess.Popen(
-            [MAILDATD, '-d', '-c', self.conf] + list(args),
-            stdin=subprocess.DEVNULL, stdout=self.log_f,
-            stderr=subprocess.STDOUT, env=harness._child_env(),
-            start_new_session=True,
-            preexec_fn=harness._make_preexec(os.getpid()))
-        self.pids.append(self.proc.pid)
-        _pids[self.proc.pid] = self
-        return self.proc
+        harness.Daemon.__init__(
+            self, work, name,
+            ''.join(target(n, u) for n, u in targets) + rules,
+            workers=workers, syslog=syslog or 'unix:' + SLOG[0].path,
+            extra_global='timeout = 10s\nconnect_timeout = 3s\n' + extra)
 
     def once(self, timeout=60):
         """Run --once; return (exit status, pid).  Waits a little for
         the last datagrams to be read by the receiver thread."""
-        p = self._spawn(['--once'])
-        try:
-            rc = p.wait(timeout)
-        except subprocess.TimeoutExpired:
+        self.start('--once', wait_started=False)
+        rc = self.wait(timeout)
+        if rc is None:
             self.kill()
             raise harness.HarnessError('maildatd --once did not finish in '
                                        '%d s; log:\n%s' % (timeout,
                                                            self.log()))
         settle()
-        return rc, p.pid
-
-    def start(self):
-        self._spawn([])
-        if not wait_until(lambda: 'maildatd: started:' in self.log() or
-                          self.proc.poll() is not None, 30) or \
-                self.proc.poll() is not None:
-            raise harness.HarnessError('maildatd did not start (rc %s); '
-                                       'log:\n%s' % (self.proc.poll(),
-                                                     self.log()))
-        return self.proc.pid
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def stop(self, timeout=20):
-        """SIGTERM, SIGKILL after TIMEOUT; the exit status or None."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return self.proc.wait()
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            self.proc.wait()
-
-    def close(self):
-        self.kill()
-        if self.log_f is not None:
-            self.log_f.close()
-            self.log_f = None
-
-    def log(self):
-        try:
-            with open(self.logpath, 'rb') as f:
-                return f.read().decode('utf-8', 'replace')
-        except OSError:
-            return ''
-
-    def sql(self, query, *params):
-        uri = 'file:%s?mode=ro' % urllib.parse.quote(self.db)
-        con = sqlite3.connect(uri, uri=True, timeout=10)
-        try:
-            return con.execute(query, params).fetchall()
-        finally:
-            con.close()
-
-    def ncrawls(self):
-        if not os.path.exists(self.db):
-            return 0
-        return self.sql('SELECT count(*) FROM crawl')[0][0]
-
-    def ctl(self, *args):
-        return harness.run([CTL, '--db', self.db] + list(args), timeout=30)
+        return rc, self.pid
 
     def alerts(self, all_=False):
         """maildatctl alerts [--all] --format json, parsed (None on
@@ -358,23 +237,6 @@ def settle():
         n = m
 
 
-def stop_all_daemons():
-    for d in _daemons:
-        try:
-            d.close()
-        except Exception as e:          # keep going
-            sys.stderr.write('# warning: stopping maildatd: %s\n' % e)
-    # Crawl workers outlive a SIGKILLed parent until they read EOF.
-    for p in harness.marked_processes(harness.ENV_OWNER,
-                                      harness._OWNER_TOKEN):
-        if '--worker' in p.args and 'maildatd' in os.path.basename(
-                p.args[0] if p.args else ''):
-            try:
-                os.kill(p.pid, signal.SIGKILL)
-            except OSError:
-                pass
-
-
 def target_list(smb, *shares):
     return [('%s%d' % (s.rstrip('$').lower(), smb.port), url(smb, s))
             for s in shares]
@@ -399,7 +261,7 @@ def case_duplicate_serial(env):
     env['dupserial'] = d
     want = dup_serial_text(env)
     try:
-        pid = d.start()
+        pid = d.start().pid
         f = SLOG[0].wait_for(lambda m: Frame(m, 0).pid == pid and
                              'duplicate-serial' in m, 20)
         t.ok(f is not None, 'duplicate-serial: an alert arrives on the '
@@ -417,7 +279,7 @@ def case_duplicate_serial(env):
         # Three more full rounds (2 crawls each); rules run at the end of
         # each round, before the next round's crawls are stored.
         c0 = d.ncrawls()
-        ok = wait_until(lambda: d.ncrawls() >= c0 + 8, 20)
+        ok = wait_until(lambda: d.ncrawls() >= c0 + 8, 20, 0.05)
         t.ok(ok, 'duplicate-serial: the daemon goes on crawling every '
              'second (%d -> %d crawls)' % (c0, d.ncrawls()), diag=d.diag)
         settle()
@@ -605,7 +467,7 @@ def case_same_address(env):
                workers=1)
     rc, pid = d.once()
     t.eq(rc, 0, 'two servers on one address: --once, exit 0', diag=d.diag)
-    got = sorted(d.sql("SELECT l.location, c.network || '/' || c.postoffice "
+    got = sorted(d.query("SELECT l.location, c.network || '/' || c.postoffice "
                        "FROM crawl c JOIN location l ON l.id = "
                        "c.location_id"))
     t.eq(got, sorted([(loc(sa, 'MAILDAT$'), 'CORP/EXCH1'),
@@ -769,7 +631,7 @@ def case_renotify(env):
             % (loc(m, 'ADDR1'), loc(m, 'ADDR2')))
     seen = {}               # frame index -> monotonic time first seen
     try:
-        pid = d.start()
+        pid = d.start().pid
         first = None
         c0 = None
         deadline = time.monotonic() + 25
@@ -830,12 +692,12 @@ def case_exactly_once(env):
         if f.daemon is not None and f.what in ('raised', 'cleared'))
     dupes = dict((k, n) for k, n in sent.items() if n != 1)
     t.eq(dupes, {}, 'exactly once: no raise or clear was sent twice '
-         '(%d frames, %d daemons)' % (len(fs), len(_daemons)))
+         '(%d frames, %d daemons)' % (len(fs), len(harness.daemons())))
     want = collections.Counter()
-    for d in _daemons:
+    for d in harness.daemons():
         if not os.path.exists(d.db):
             continue
-        for aid, state in d.sql('SELECT id, state FROM alert'):
+        for aid, state in d.query('SELECT id, state FROM alert'):
             want[(d.name, aid, 'raised')] += 1
             if state == 'cleared':
                 want[(d.name, aid, 'cleared')] += 1
@@ -870,11 +732,8 @@ def build_trees(work):
 
 
 def main():
-    started = time.monotonic()
-    if os.geteuid() != 0:
-        t.skip_all('needs root (smbd, privilege drop to nobody)')
-    work = harness.make_workdir()
-    try:
+    with harness.suite(t, 'needs root (smbd, privilege drop to '
+                       'nobody)') as work:
         p = build_trees(work)
         sc_port = harness.free_port()
         with harness.SyslogReceiver(work, udp=True) as slog, \
@@ -913,13 +772,6 @@ def main():
                 t.run(case_exactly_once, 'exactly once', env)
             finally:
                 stop_all_daemons()
-    except harness.SkipTest as e:
-        t.skip_all(str(e))
-    finally:
-        stop_all_daemons()
-        shutil.rmtree(work, ignore_errors=True)
-    t.diag('runtime %.1f s' % (time.monotonic() - started))
-    t.done()
 
 
 if __name__ == '__main__':

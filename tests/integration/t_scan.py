@@ -23,12 +23,12 @@ import io
 import json
 import os
 import re
-import shutil
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness                                          # noqa: E402
+from harness import loc, make_readable, mkpo            # noqa: E402
 
 USER, PASSWORD = 'mdtest1', 'md-Secret-17'
 COLUMNS = ['location', 'outcome', 'address', 'serial', 'kind', 'routes',
@@ -56,7 +56,6 @@ DAMAGE_KINDS = [
 ]
 
 t = harness.Tap()
-MKPO = harness.tool('mkpostoffice')
 CTL = harness.tool('maildatctl')
 
 
@@ -128,24 +127,6 @@ def expect(row, desc, want, detail=(), no_detail=False, diag=None):
         t.eq(row.get('detail'), None, '%s: no detail' % desc)
 
 
-def mkpo(*args):
-    res = harness.run([MKPO] + [str(a) for a in args], timeout=30)
-    if res.returncode != 0:
-        raise harness.HarnessError('mkpostoffice %s failed:\n%s'
-                                   % (' '.join(args), res))
-
-
-def make_readable(top):
-    """Every directory 0755 and file 0644, whatever the umask: smbd
-    serves guest shares as 'nobody'."""
-    os.chmod(top, 0o755)
-    for root, dirs, files in os.walk(top):
-        for name in dirs:
-            os.chmod(os.path.join(root, name), 0o755)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)
-
-
 def auth_file(work, name, password, mode):
     path = os.path.join(work, name)
     with open(path, 'w') as f:
@@ -162,14 +143,6 @@ def serial_raw(digits):
     text = digits.replace('-', '').encode('ascii')
     raw = bytes(c ^ key[i % len(key)] for i, c in enumerate(text))
     return (raw + bytes(10 - len(raw))).hex()
-
-
-def loc(port, share, path=''):
-    """The UNC location maildatctl prints for 127.0.0.1:PORT."""
-    text = '\\\\127.0.0.1@%d\\%s' % (port, share)
-    if path:
-        text += '\\' + path.replace('/', '\\')
-    return text
 
 
 # ---------------------------------------------------------------------------
@@ -689,9 +662,7 @@ def serverless_cases():
 # ---------------------------------------------------------------------------
 
 def main():
-    started = time.monotonic()
-    work = harness.make_workdir()
-    try:
+    with harness.suite(t) as work:
         shares = build_main_tree(work)
         pub2 = os.path.join(work, 'srv', 'pub2')
         pub1 = os.path.join(work, 'srv', 'pub1')
@@ -719,12 +690,6 @@ def main():
         t.run(serverless_cases, 'cases without a server')
         t.skip('a file locked by MS Mail gives outcome error',
                'needs a byte-range lock held by another SMB client')
-    except harness.SkipTest as e:
-        t.skip_all(str(e))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    t.diag('runtime %.1f s' % (time.monotonic() - started))
-    t.done()
 
 
 if __name__ == '__main__':

@@ -54,7 +54,6 @@ import os
 import pwd
 import random
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -67,11 +66,13 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness                                          # noqa: E402
+from harness import (Daemon, loc, make_readable, mkpo,  # noqa: E402
+                     proc_stat, proc_status, target, wait_until,
+                     worker_pids, write_auth)
 
 t = harness.Tap()
 MAILDATD = harness.tool('maildatd')
 CTL = harness.tool('maildatctl')
-MKPO = harness.tool('mkpostoffice')
 
 USER = 'mdtest1'                # the SMB account
 PASSWORD = 'mdSec-%08x-Z9' % random.getrandbits(32)
@@ -81,113 +82,14 @@ NOBODY = pwd.getpwnam('nobody')
 ODD_SHARE = "odd 'q' share"
 ODD_DIR = "PO 'q' %s%n 50%; x"
 
-_daemons = []
-SYSLOG = ['local']
 # A python3 that other users may run (the one on PATH may be root's own).
 USER_PYTHON = '/usr/bin/python3' if os.access('/usr/bin/python3', os.X_OK) \
     else sys.executable
 
 
 # ---------------------------------------------------------------------------
-# Helpers (copies of t_daemon.py's)
+# Helpers (the common ones are harness.py's)
 # ---------------------------------------------------------------------------
-
-def wait_until(fn, timeout, step=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(step)
-
-
-def loc(port, share, path=''):
-    s = '\\\\127.0.0.1@%d\\%s' % (port, share)
-    if path:
-        s += '\\' + path.replace('/', '\\')
-    return s
-
-
-def mkpo(*args):
-    res = harness.run([MKPO] + [str(a) for a in args], timeout=60)
-    if res.returncode != 0:
-        raise harness.HarnessError('mkpostoffice failed:\n%s' % res)
-
-
-def make_readable(top):
-    os.chmod(top, 0o755)
-    for root, dirs, files in os.walk(top):
-        for name in dirs:
-            os.chmod(os.path.join(root, name), 0o755)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)
-
-
-def write_auth(path, user, password, mode=0o600):
-    with open(path, 'w') as f:
-        f.write('username = %s\npassword = %s\ndomain = MAILDATTEST\n'
-                % (user, password))
-    os.chmod(path, mode)
-
-
-def proc_stat(pid):
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            s = f.read()
-    except OSError:
-        return None
-    fields = s[s.rindex(')') + 2:].split()
-    return fields[0], int(fields[1])
-
-
-def proc_args(pid):
-    try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
-            return [a for a in f.read().split(b'\0') if a]
-    except OSError:
-        return None
-
-
-def is_worker_args(args):
-    return bool(args) and b'--worker' in args and \
-        b'maildatd' in os.path.basename(args[0])
-
-
-def worker_pids(parent):
-    found = []
-    for name in os.listdir('/proc'):
-        if not name.isdigit():
-            continue
-        pid = int(name)
-        st = proc_stat(pid)
-        if st is None or st[0] in ('Z', 'X') or st[1] != parent:
-            continue
-        if is_worker_args(proc_args(pid)):
-            found.append(pid)
-    return sorted(found)
-
-
-def our_workers():
-    return [p.pid for p in harness.marked_processes(
-        harness.ENV_OWNER, harness._OWNER_TOKEN)
-        if is_worker_args([a.encode() for a in p.args])]
-
-
-def proc_status(pid):
-    """The fields of /proc/PID/status as a dict of strings."""
-    out = {}
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            key, _, value = line.partition(':')
-            out[key] = value.strip()
-    return out
-
-
-def target(name, url, **kw):
-    lines = ['[target %s]' % name, 'url = %s' % url]
-    lines += ['%s = %s' % kv for kv in kw.items()]
-    return '\n'.join(lines) + '\n'
-
 
 def secret_forms():
     """The password as bytes, in the encodings it could be stored in."""
@@ -201,164 +103,6 @@ def has_secret(data):
 
 def url_quote(s):
     return urllib.parse.quote(s, safe="'")
-
-
-class Daemon(object):
-    """One maildatd in the foreground (-d), with its own directory (owned
-    by nobody) holding the database, the control socket and the log."""
-
-    def __init__(self, work, name, body, workers=2, extra_global=''):
-        self.dir = os.path.join(work, name)
-        os.mkdir(self.dir)
-        os.chmod(self.dir, 0o755)
-        os.chown(self.dir, NOBODY.pw_uid, NOBODY.pw_gid)
-        self.db = os.path.join(self.dir, 'maildat.db')
-        self.sock = os.path.join(self.dir, 'control.sock')
-        self.conf = os.path.join(work, name + '.conf')
-        self.logpath = os.path.join(work, name + '.log')
-        self.workers = workers
-        self.extra_global = extra_global
-        self.proc = None
-        self.log_f = None
-        self.write_conf(body)
-
-    def write_conf(self, body):
-        text = ('[maildatd]\ndatabase = %s\ncontrol_socket = %s\n'
-                'user = nobody\nworkers = %d\nsyslog = %s\n%s\n%s'
-                % (self.db, self.sock, self.workers, SYSLOG[0],
-                   self.extra_global, body))
-        tmp = self.conf + '.tmp'
-        with open(tmp, 'w') as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, self.conf)
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def start(self, *args, wait_started=True, cwd=None, cores=False):
-        self.log_f = open(self.logpath, 'ab')
-        pre = harness._make_preexec(os.getpid())
-
-        def preexec():
-            # As a user's shell or a service manager may have it.
-            if cores:
-                resource.setrlimit(resource.RLIMIT_CORE,
-                                   (resource.RLIM_INFINITY,
-                                    resource.RLIM_INFINITY))
-            pre()
-        self.proc = subprocess.Popen(
-            [MAILDATD, '-d', '-c', self.conf] + [str(a) for a in args],
-            stdin=subprocess.DEVNULL, stdout=self.log_f, cwd=cwd,
-            stderr=subprocess.STDOUT, env=harness._child_env(),
-            start_new_session=True, preexec_fn=preexec)
-        _daemons.append(self)
-        if wait_started:
-            ok = wait_until(lambda: 'maildatd: started:' in self.log()
-                            or self.proc.poll() is not None, 30)
-            if self.proc.poll() is not None or not ok:
-                raise harness.HarnessError(
-                    'maildatd did not start (rc %s); log:\n%s'
-                    % (self.proc.poll(), self.log()[-3000:]))
-        return self
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def signal(self, sig):
-        if self.running():
-            os.kill(self.proc.pid, sig)
-
-    def stop(self, timeout=20):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.proc.wait()
-        if self.log_f is not None:
-            self.log_f.close()
-        return self.proc.returncode
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            workers = worker_pids(self.proc.pid)
-            try:
-                os.kill(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            self.proc.wait()
-            for pid in workers:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-
-    def log(self):
-        try:
-            with open(self.logpath, 'rb') as f:
-                return f.read().decode('utf-8', 'replace')
-        except OSError:
-            return ''
-
-    def ctl(self, *args, user=None, timeout=30):
-        argv = [CTL, '--socket', self.sock, '--db', self.db] + list(args)
-        if user is not None:
-            argv = ['runuser', '-u', user, '--'] + argv
-        return harness.run(argv, timeout=timeout)
-
-    def crawls(self):
-        """(id, location, started_us, outcome, error), oldest first."""
-        if not os.path.exists(self.db):
-            return []
-        uri = 'file:%s?mode=ro' % urllib.parse.quote(self.db)
-        con = sqlite3.connect(uri, uri=True, timeout=10)
-        try:
-            return con.execute(
-                'SELECT c.id, l.location, c.started_us, c.outcome, '
-                'c.error FROM crawl c JOIN location l ON l.id = '
-                'c.location_id ORDER BY c.id').fetchall()
-        finally:
-            con.close()
-
-    def count(self, location=None, outcome=None):
-        return len([r for r in self.crawls()
-                    if (location is None or r[1] == location)
-                    and (outcome is None or r[3] == outcome)])
-
-    def fix_owner(self):
-        for suffix in ('', '-wal', '-shm'):
-            try:
-                os.chown(self.db + suffix, NOBODY.pw_uid, NOBODY.pw_gid)
-            except OSError:
-                pass
-
-
-def stop_all_daemons():
-    for d in _daemons:
-        try:
-            d.kill()
-        except Exception as e:
-            sys.stderr.write('# warning: killing maildatd: %s\n' % e)
-    for pid in our_workers():
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-def rundir_of(parent):
-    """The run directory (--statedir) the workers of PARENT were given."""
-    for pid in worker_pids(parent):
-        args = proc_args(pid) or []
-        for i, a in enumerate(args[:-1]):
-            if a == b'--statedir':
-                return args[i + 1].decode()
-    return None
 
 
 # ---------------------------------------------------------------------------
@@ -386,7 +130,7 @@ def check_no_secret(d, when, slog):
                 leaks.append('%s %s unreadable: %s' % (what, name, e))
     t.eq(leaks, [], 'secrets: not in /proc/PID/cmdline or environ of the '
          'parent and the workers %s' % when)
-    rd = rundir_of(d.pid)
+    rd = d.rundir()
     files = []
     if rd is not None:
         for root, _, names in os.walk(rd):
@@ -400,17 +144,6 @@ def check_no_secret(d, when, slog):
                     pass
     t.ok(rd is not None and not files, 'secrets: not in the files of the '
          'run directory %s (%s)' % (when, rd), diag=repr(files))
-
-
-def db_bytes(d):
-    blob = b''
-    for suffix in ('', '-wal', '-shm', '-journal'):
-        try:
-            with open(d.db + suffix, 'rb') as f:
-                blob += f.read()
-        except OSError:
-            pass
-    return blob
 
 
 def case_secrets(env):
@@ -440,7 +173,7 @@ def case_secrets(env):
         t.run(case_privileges_running, 'privileges (running daemon)', d)
         t.run(case_control, 'control socket', d)
         t.run(case_control_abuse, 'control socket abuse', d)
-        blob = db_bytes(d)
+        blob = d.db_bytes()
         t.ok(len(blob) > 0 and not has_secret(blob),
              'secrets: not in the database files while the daemon runs '
              '(%d bytes with the WAL)' % len(blob))
@@ -459,7 +192,7 @@ def case_secrets(env):
         t.eq(rc, 0, 'secrets: SIGTERM, exit 0', diag=d.log()[-2000:])
     finally:
         d.stop()
-    blob = db_bytes(d)
+    blob = d.db_bytes()
     t.ok(len(blob) > 0 and not has_secret(blob),
          'secrets: not in the database files (%d bytes)' % len(blob))
     t.ok(not has_secret(d.log().encode()), 'secrets: not in the whole log '
@@ -500,7 +233,7 @@ def case_privileges_running(d):
             t.diag('privileges: %s: NoNewPrivs %s, Seccomp %s, CapBnd %s '
                    '(outside systemd nothing sets them; the unit sets '
                    'NoNewPrivileges=yes)' % ((what,) + rep))
-    rd = rundir_of(d.pid)
+    rd = d.rundir()
     if rd is None:
         t.ok(False, 'privileges: the run directory of the workers found')
     else:
@@ -616,36 +349,16 @@ def case_control(d):
          % GROUP_USER, diag=str(res))
 
 
-def control_raw(d, data, timeout=5):
-    """Send DATA to the control socket as root; what came back (maybe
-    empty: the daemon may close while we still send)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    out = b''
-    try:
-        s.connect(d.sock)
-        s.sendall(data)
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            out += chunk
-    except OSError:
-        pass
-    finally:
-        s.close()
-    return out.decode('utf-8', 'replace')
-
-
 def case_control_abuse(d):
-    """An allowed peer that misbehaves does not stop the daemon."""
-    ans = control_raw(d, b'x' * 100000)
+    """An allowed peer that misbehaves does not stop the daemon.  (The
+    answer may be empty: the daemon may close while we still send.)"""
+    ans, _ = d.converse(b'x' * 100000, timeout=5)
     t.ok(ans == '' or ans.startswith('error: line too long'),
          'control: a 100 kB line is cut off ("line too long", or the '
          'connection closed)', diag=repr(ans[:200]))
     t.ok(d.running() and d.ctl('status').returncode == 0,
          'control: ... and the daemon still answers')
-    ans = control_raw(d, b'status\0\xff\x1b[2J\n')
+    ans, _ = d.converse(b'status\0\xff\x1b[2J\n', timeout=5)
     t.diag('control: "status\\0<binary>" is answered as: %r' % ans[:40])
     t.ok(ans.startswith('error: NUL byte in the command'),
          'control: a command with a NUL byte is refused, not cut short '
@@ -1254,19 +967,16 @@ def case_syslog(env):
     slog.clear()
     try:
         d.start('--once', wait_started=False)
-        try:
-            rc = d.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            rc = None
+        rc = d.wait(60)
     finally:
         d.stop()
     t.eq(rc, 1, 'syslog: --once: exit 1 (malformed postoffices)',
          diag=d.log()[-2000:])
     rows = dict((r[1], r) for r in d.crawls())
-    t.eq((rows.get(lctrl) or [None] * 5)[3], 'malformed',
+    t.eq((rows.get(lctrl) or [None] * 8)[4], 'malformed',
          'syslog: a postoffice name with a control byte is malformed',
          diag=repr(rows))
-    t.like((rows.get(lctrl) or [''] * 5)[4] or '', 'control character',
+    t.like((rows.get(lctrl) or [''] * 8)[5] or '', 'control character',
            'syslog: ... "name holds a control character"')
     t.ok(lodd in rows, 'syslog: the location with spaces, quotes, %% and ; '
          'round-trips into the database: %s' % lodd, diag=repr(list(rows)))
@@ -1456,11 +1166,8 @@ def build_tree(work):
 
 
 def main():
-    started = time.monotonic()
-    if os.geteuid() != 0:
-        t.skip_all('needs root (smbd, useradd, privilege drop)')
-    work = harness.make_workdir()
-    try:
+    with harness.suite(t, 'needs root (smbd, useradd, privilege '
+                       'drop)') as work:
         sound, priv, priv2, odd, ctrl, trav = build_tree(work)
         opts = {'valid users': USER, 'guest ok': 'no'}
         with harness.Samba(work, shares={'MAILDAT$': sound, 'priv': priv,
@@ -1470,38 +1177,20 @@ def main():
                            share_options={'priv': opts,
                                           'priv2': opts}) as sa, \
                 harness.SyslogReceiver(work) as slog:
-            SYSLOG[0] = 'unix:' + slog.path
+            Daemon.syslog = 'unix:' + slog.path
             env = {'work': work, 'a': sa, 'slog': slog, 'trav': trav}
-            cases = [('secrets, privileges, control', case_secrets),
-                     ('privileges: refusals', case_privileges_refusals),
-                     ('auth files', case_auth_files),
-                     ('pid file and lock links', case_pidfile_links),
-                     ('control socket race', case_socket_race),
-                     ('one daemon per database', case_one_daemon),
-                     ('no cores', case_cores),
-                     ('query', case_query),
-                     ('syslog', case_syslog),
-                     ('traversal', case_traversal),
-                     ('unit', case_unit)]
-            only = [c for c in os.environ.get('MAILDAT_SECURITY_CASES',
-                                              '').split(',') if c]
-            try:
-                for name, fn in cases:
-                    if only and name not in only:
-                        continue
-                    t0 = time.monotonic()
-                    t.run(fn, name, env)
-                    t.diag('%s: %.1f s' % (name, time.monotonic() - t0))
-                    stop_all_daemons()
-            finally:
-                stop_all_daemons()
-    except harness.SkipTest as e:
-        t.skip_all(str(e))
-    finally:
-        stop_all_daemons()
-        shutil.rmtree(work, ignore_errors=True)
-    t.diag('runtime %.1f s' % (time.monotonic() - started))
-    t.done()
+            harness.run_cases(t, [
+                ('secrets, privileges, control', case_secrets),
+                ('privileges: refusals', case_privileges_refusals),
+                ('auth files', case_auth_files),
+                ('pid file and lock links', case_pidfile_links),
+                ('control socket race', case_socket_race),
+                ('one daemon per database', case_one_daemon),
+                ('no cores', case_cores),
+                ('query', case_query),
+                ('syslog', case_syslog),
+                ('traversal', case_traversal),
+                ('unit', case_unit)], env, only_env='MAILDAT_SECURITY_CASES')
 
 
 if __name__ == '__main__':

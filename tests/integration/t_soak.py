@@ -12,12 +12,9 @@ once, and `python3 tests/integration/t_soak.py` runs it by hand, with
 MAILDAT_BUILDDIR pointing at a build.  The samples are printed as TAP
 diagnostics: the curve to record in bench/RESULTS.md for longer runs.
 """
-import json
 import os
 import shutil
 import signal
-import sqlite3
-import subprocess
 import sys
 import time
 
@@ -29,40 +26,20 @@ SAMPLE = max(5, SECONDS // 60)
 t = harness.Tap()
 
 
-def rss_kib(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1])
-    return -1
-
-
 def nfds(pid):
     return len(os.listdir('/proc/%d/fd' % pid))
 
 
-def sqlite_kib(sock):
-    """SQLite's heap in the daemon, from maildatctl status."""
-    r = harness.run([harness.tool('maildatctl'), '--socket', sock,
-                     '--format', 'json', 'status'], timeout=20)
+def sqlite_kib(d):
+    """SQLite's heap in the daemon, from its status."""
     try:
-        return int(json.loads(r.stdout)[0]['sqlite_memory_kib'])
-    except (ValueError, KeyError, IndexError):
+        return int((d.status(timeout=20) or {})['sqlite_memory_kib'])
+    except (ValueError, KeyError):
         return -1
 
 
-def crawl_count(db):
-    con = sqlite3.connect('file:%s?mode=ro' % db, uri=True, timeout=10)
-    try:
-        return con.execute('SELECT count(*) FROM crawl').fetchone()[0]
-    finally:
-        con.close()
-
-
 def mkpo(path, *args):
-    r = harness.run([harness.tool('mkpostoffice')] + list(args) + [path])
-    if r.returncode != 0:
-        raise harness.HarnessError('mkpostoffice: %s' % r.stderr)
+    harness.mkpo(*(args + (path,)))
 
 
 def slope(points):
@@ -76,12 +53,8 @@ def slope(points):
 
 
 def main():
-    if os.geteuid() != 0:
-        t.skip_all('the soak runs maildatd as root with user = nobody')
-        return
-    work = harness.make_workdir(prefix='maildat-soak-')
-    daemon = None
-    try:
+    with harness.suite(t, 'the soak runs maildatd as root with user = '
+                       'nobody', prefix='maildat-soak-') as work:
         trees = {}
         for side in ('a', 'b'):
             for i in range(9):
@@ -94,13 +67,6 @@ def main():
         for root, dirs, _ in os.walk(work):
             for x in dirs:
                 os.chmod(os.path.join(root, x), 0o755)
-        dbdir = os.path.join(work, 'db')
-        os.makedirs(dbdir)
-        os.chmod(dbdir, 0o777)
-        db = os.path.join(dbdir, 'maildat.db')
-        sock = os.path.join(dbdir, 'control.sock')
-        conf = os.path.join(work, 'maildatd.conf')
-        log = os.path.join(work, 'maildatd.log')
         with harness.Samba(os.path.join(work, 'sa'), shares={
                 'po%d' % i: trees['a%d' % i] for i in range(9)}) as sa, \
                 harness.Samba(os.path.join(work, 'sb'), shares={
@@ -111,20 +77,14 @@ def main():
                 [sb.url('po%d' % i) for i in range(9)] + \
                 [hung.url('MAILDAT$'),
                  'smb://127.0.0.1:%d/MAILDAT$' % harness.free_port()]
-            with open(conf, 'w') as f:
-                f.write('[maildatd]\ndatabase = %s\ncontrol_socket = %s\n'
-                        'user = nobody\nworkers = 4\ninterval = 1s\n'
-                        'timeout = 3s\nconnect_timeout = 1s\n'
-                        'backoff_max = 2s\njobs_per_worker = 50\n'
-                        'syslog = unix:%s\n\n[target soak]\n%s\n'
-                        % (db, sock,
-                           slog.path,
-                           '\n'.join('url = %s' % u for u in urls)))
-            logf = open(log, 'wb')
-            daemon = subprocess.Popen(
-                [harness.tool('maildatd'), '-d', '-c', conf],
-                stdout=logf, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True)
+            daemon = harness.Daemon(
+                work, 'soak', '[target soak]\n' + ''.join(
+                    'url = %s\n' % u for u in urls),
+                workers=4, syslog='unix:' + slog.path,
+                extra_global='interval = 1s\ntimeout = 3s\n'
+                'connect_timeout = 1s\nbackoff_max = 2s\n'
+                'jobs_per_worker = 50\n')
+            daemon.start(wait_started=False)
             start = time.monotonic()
             samples = []
             fault = 0
@@ -132,7 +92,7 @@ def main():
             next_fault = start + 20
             while time.monotonic() - start < SECONDS:
                 time.sleep(0.5)
-                if daemon.poll() is not None:
+                if not daemon.running():
                     break
                 now = time.monotonic()
                 if now >= next_fault:
@@ -150,26 +110,21 @@ def main():
                              '-s', '12-10000', '--route', 'NETA/OTHER')
                         os.chmod(trees['a0'], 0o755)
                     else:
-                        daemon.send_signal(signal.SIGHUP)
+                        daemon.signal(signal.SIGHUP)
                     fault += 1
                     next_fault = now + 15
                 if now >= next_sample:
-                    samples.append((now - start, rss_kib(daemon.pid),
-                                    nfds(daemon.pid), crawl_count(db),
-                                    sqlite_kib(sock)))
+                    samples.append((now - start,
+                                    harness.vmrss_kib(daemon.pid) or -1,
+                                    nfds(daemon.pid), daemon.ncrawls(),
+                                    sqlite_kib(daemon)))
                     next_sample = now + SAMPLE
-            alive = daemon.poll() is None
+            alive = daemon.running()
             t.ok(alive, 'the daemon ran for %d s under faults' % SECONDS,
-                 diag=open(log, errors='replace').read()[-3000:])
+                 diag=daemon.log()[-3000:])
             if sb.proc is None or sb.proc.poll() is not None:
                 sb.start()
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                rc = daemon.wait(30)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                rc = daemon.wait()
-            logf.close()
+            rc = daemon.stop(timeout=30)
         t.eq(rc, 0, 'SIGTERM at the end: exit 0')
         for s in samples:
             t.diag('soak: t=%4.0f s  rss=%6d KiB  fds=%3d  crawls=%d  '
@@ -202,15 +157,7 @@ def main():
             span = steady[-1][0] - steady[0][0]
             t.ok(done > span * 5,
                  'crawls went on: %d in %.0f s' % (done, span))
-        con = sqlite3.connect(db)
-        t.eq(con.execute('PRAGMA integrity_check').fetchone()[0], 'ok',
-             'integrity_check ok')
-        con.close()
-    finally:
-        if daemon is not None and daemon.poll() is None:
-            daemon.kill()
-        shutil.rmtree(work, ignore_errors=True)
-    t.done()
+        t.eq(daemon.integrity(), [('ok',)], 'integrity_check ok')
 
 
 if __name__ == '__main__':

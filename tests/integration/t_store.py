@@ -66,16 +66,12 @@ def ctl(*args, **kw):
 
 
 def mkpo(path, *args):
+    """A fresh postoffice at PATH (mkpostoffice ARGS PATH), readable by
+    smbd's guest account."""
     if os.path.exists(path):
         shutil.rmtree(path)
-    res = harness.run([MKPO] + list(args) + [path])
-    if res.returncode != 0:
-        raise harness.HarnessError('mkpostoffice %s: %s' % (args, res))
-    # smbd serves guest shares as "nobody".
-    for top, dirs, files in os.walk(path):
-        os.chmod(top, 0o755)
-        for f in files:
-            os.chmod(os.path.join(top, f), 0o644)
+    harness.mkpo(*(args + (path,)))
+    harness.make_readable(path)
 
 
 def sql(db, query, check=True):
