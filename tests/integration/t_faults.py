@@ -112,17 +112,19 @@ class Daemon(harness.Daemon):
 
     def stable_totals(self, tries=30):
         """(crawls the daemon counted, crawl rows in the database), read
-        when nothing is held and no result arrived in between; None if
-        that never happened."""
+        when nothing is held or queued for the recorder and no result
+        arrived in between; None if that never happened."""
+        def settled(st):
+            return st.get('results_held') == '0' and \
+                st.get('results_queued') == '0'
         for _ in range(tries):
             s1 = self.status()
             n = self.count()
             s2 = self.status()
-            # Nothing held at either read: a held result flushed in
+            # Nothing held or queued at either read: a result written in
             # between would land in the count but not in either total.
             if s1 and s2 and status_total(s1) == status_total(s2) and \
-                    s1.get('results_held') == '0' and \
-                    s2.get('results_held') == '0':
+                    settled(s1) and settled(s2):
                 return status_total(s2), n
             time.sleep(0.2)
         return None
