@@ -391,7 +391,7 @@ bench_rules(const char *path, const char *confpath, int analyze,
 		return;
 	}
 	t = now();
-	if (rules_build(c, db, &rs, &errs) == -1) {
+	if (rules_build(c, st, &rs, &errs) == -1) {
 		snprintf(rep->err, sizeof(rep->err), "rules_build: %s",
 		    errs.n ? errs.v[0] : "failed");
 		return;

@@ -175,8 +175,10 @@ maildatd_status(struct evbuffer *out, void *arg)
 	    pool_queued(), (unsigned long long)pool_jobs_done(),
 	    (unsigned long long)pool_replaced());
 	recorder_stats(&rs);
-	evbuffer_add_printf(out, "results_queued: %zu\nrule_runs: %llu\n"
+	evbuffer_add_printf(out, "results_queued: %zu\nresults_written: %llu\n"
+	    "results_summarised: %llu\nrule_runs: %llu\n"
 	    "last_rules_ms: %lld\ncontrol_clients: %d\n", rs.queued,
+	    (unsigned long long)rs.written, (unsigned long long)rs.summarised,
 	    (unsigned long long)rs.rule_runs, (long long)rs.last_rules_ms,
 	    control_clients());
 	sched_status(out);

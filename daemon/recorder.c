@@ -61,6 +61,7 @@ static struct results	 rec_held;		/* refused, kept in order */
 static int		 rec_failing;
 static int64_t		 rec_last_try_ms;
 static size_t		 rec_lost;
+static uint64_t		 rec_silent_before;	/* on stores closed since */
 
 static void
 rec_rules_free(struct rules *rs)
@@ -297,6 +298,7 @@ rec_main(void *arg)
 		n = rec_store_all(&batch, newstore != NULL || stopping);
 		if (newstore != NULL) {
 			/* What the old database still refuses goes to the new. */
+			rec_silent_before += store_silent_crawls(rec_store);
 			store_close(rec_store);
 			rec_store = newstore;
 			rec_failing = 0;
@@ -311,6 +313,8 @@ rec_main(void *arg)
 
 		pthread_mutex_lock(&rec_mu);
 		rec_stats.written += n;
+		rec_stats.summarised = rec_silent_before +
+		    store_silent_crawls(rec_store);
 		rec_stats.queued = rec_in.n;
 		rec_stats.held = rec_held.n;
 		if (stopping && rec_in.n == 0)

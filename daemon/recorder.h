@@ -42,6 +42,8 @@ struct recorder_stats {
 	size_t		 queued;	/* submitted, not yet written */
 	size_t		 held;		/* refused by the database, held */
 	uint64_t	 written;	/* results written since start */
+	uint64_t	 summarised;	/* of those, counted on their location
+					   only (never answered) */
 	uint64_t	 rule_runs;	/* rule runs finished */
 	int64_t		 last_rules_ms;	/* how long the last one took */
 };

@@ -38,9 +38,8 @@ reload_check(const char *path, const struct conf *old, struct conf **c,
 {
 	struct target_location *v;
 	struct store *st;
-	struct conf_errors more = { NULL, 0 };
 	char err[512];
-	size_t i, n;
+	size_t n;
 
 	*rs = NULL;
 	conf_load(path, c, errs);
@@ -52,14 +51,11 @@ reload_check(const char *path, const struct conf *old, struct conf **c,
 	    sizeof(err)) == -1)
 		fatalx("%s", err);
 	*rs = xcalloc(1, sizeof(**rs));
-	if (rules_build(*c, store_db(st), *rs, &more) == -1) {
+	if (rules_build(*c, st, *rs, errs) == -1) {
 		free(*rs);
 		*rs = NULL;
 	}
 	store_close(st);
-	for (i = 0; i < more.n; i++)
-		conf_errors_add(errs, "%s", more.v[i]);
-	conf_errors_free(&more);
 	if (errs->n == 0 && notes != NULL &&
 	    targets_expand(*c, &v, &n, notes) == 0)
 		targets_free(v, n);

@@ -59,6 +59,9 @@ static const struct {
 	{ "serial-changed",		LOG_WARNING },
 	{ "unreachable",		LOG_WARNING },
 	{ "malformed",			LOG_WARNING },
+	{ "credentials-suspended",	LOG_ERR },
+	{ "postoffice-moved",		LOG_NOTICE },
+	{ "rule-failed",		LOG_ERR },
 };
 #define CONF_USER_RULE_SEVERITY	LOG_WARNING
 
@@ -77,7 +80,8 @@ enum conf_key {
 	K_DATABASE, K_INTERVAL, K_WORKERS, K_TIMEOUT, K_CONNECT_TIMEOUT,
 	K_SYSLOG, K_SYSLOG_FACILITY, K_CONTROL_SOCKET, K_USER, K_PIDFILE,
 	K_JOBS_PER_WORKER, K_UNREACHABLE_AFTER, K_RENOTIFY, K_BACKOFF_MAX,
-	K_LOCKOUT_AFTER, K_SMB_CONF,
+	K_LOCKOUT_AFTER, K_SMB_CONF, K_RETENTION, K_ALERT_RETENTION,
+	K_RETIRE_AFTER, K_RULES_INTERVAL, K_RULE_TIMEOUT,
 	K_AUTH_FILE,
 	K_HOSTS, K_SHARE, K_CREDENTIALS, K_PROTOCOL, K_URL, K_DISCOVER,
 	K_ENABLED, K_SEVERITY, K_QUERY,
@@ -105,6 +109,11 @@ static const struct {
 	{ SECT_MAILDATD,	"backoff_max",		K_BACKOFF_MAX },
 	{ SECT_MAILDATD,	"lockout_after",	K_LOCKOUT_AFTER },
 	{ SECT_MAILDATD,	"smb_conf",		K_SMB_CONF },
+	{ SECT_MAILDATD,	"retention",		K_RETENTION },
+	{ SECT_MAILDATD,	"alert_retention",	K_ALERT_RETENTION },
+	{ SECT_MAILDATD,	"retire_after",		K_RETIRE_AFTER },
+	{ SECT_MAILDATD,	"rules_interval",	K_RULES_INTERVAL },
+	{ SECT_MAILDATD,	"rule_timeout",		K_RULE_TIMEOUT },
 	{ SECT_CREDENTIALS,	"auth_file",		K_AUTH_FILE },
 	{ SECT_TARGET,		"hosts",		K_HOSTS },
 	{ SECT_TARGET,		"share",		K_SHARE },
@@ -287,6 +296,11 @@ conf_new(const char *path)
 	c->renotify_ms = 24 * MS_HOUR;
 	c->backoff_max_ms = MS_HOUR;
 	c->lockout_after = 3;
+	c->retention_ms = 90 * 24 * MS_HOUR;
+	c->alert_retention_ms = 365 * 24 * MS_HOUR;
+	c->retire_after_ms = 30 * 24 * MS_HOUR;
+	c->rules_interval_ms = 60 * 1000;
+	c->rule_timeout_ms = 10 * 1000;
 	c->rules = xcalloc(CONF_NBUILTIN_RULES, sizeof(*c->rules));
 	for (i = 0; i < CONF_NBUILTIN_RULES; i++) {
 		c->rules[i].name = xstrdup(conf_builtin[i].name);
@@ -641,6 +655,21 @@ conf_key_maildatd(struct conf_parser *p, enum conf_key k, const char *name,
 	case K_SMB_CONF:
 		conf_path(p, name, v, 1, 0, &c->smb_conf);
 		break;
+	case K_RETENTION:
+		conf_duration(p, name, v, 0, &c->retention_ms);
+		break;
+	case K_ALERT_RETENTION:
+		conf_duration(p, name, v, 0, &c->alert_retention_ms);
+		break;
+	case K_RETIRE_AFTER:
+		conf_duration(p, name, v, 0, &c->retire_after_ms);
+		break;
+	case K_RULES_INTERVAL:
+		conf_duration(p, name, v, 24 * MS_HOUR, &c->rules_interval_ms);
+		break;
+	case K_RULE_TIMEOUT:
+		conf_duration(p, name, v, MS_HOUR, &c->rule_timeout_ms);
+		break;
 	default:
 		break;
 	}
@@ -880,7 +909,9 @@ conf_finish(struct conf_parser *p)
 				    "not a built-in rule; those are "
 				    "duplicate-serial, duplicate-address, "
 				    "duplicate-postoffice, serial-changed, "
-				    "unreachable and malformed)", si->label,
+				    "unreachable, malformed, "
+				    "credentials-suspended, postoffice-moved "
+				    "and rule-failed)", si->label,
 				    r->name);
 			break;
 		}

@@ -31,10 +31,11 @@
 
 /*
  * The number of built-in rules: duplicate-serial, duplicate-address,
- * duplicate-postoffice, serial-changed, unreachable, malformed.  They come
- * first in conf.rules, in this order, whether the file names them or not.
+ * duplicate-postoffice, serial-changed, unreachable, malformed,
+ * credentials-suspended, postoffice-moved, rule-failed.  They come first in
+ * conf.rules, in this order, whether the file names them or not.
  */
-#define CONF_NBUILTIN_RULES	6
+#define CONF_NBUILTIN_RULES	9
 
 struct conf_credentials {
 	char	*name;
@@ -93,6 +94,11 @@ struct conf {
 	int64_t	 renotify_ms;
 	int64_t	 backoff_max_ms;
 	int	 lockout_after;		/* 0: never lock a credential out */
+	int64_t	 retention_ms;		/* crawl rows kept this long */
+	int64_t	 alert_retention_ms;	/* cleared alerts kept this long */
+	int64_t	 retire_after_ms;	/* a location failing this long retires */
+	int64_t	 rules_interval_ms;	/* rule runs at most this often */
+	int64_t	 rule_timeout_ms;	/* a rule query's time limit */
 	char	*smb_conf;		/* NULL: libsmbclient reads none */
 	struct conf_credentials *creds;
 	size_t	 ncreds;

@@ -7,82 +7,15 @@
 
 #include "conf.h"
 #include "confval.h"
+#include "errbuf.h"
 #include "rules.h"
 #include "store.h"
 #include "xmalloc.h"
 
-/* One open alert of a rule, as loaded at the start of an evaluation. */
-struct rules_open {
-	int64_t		 id;
-	char		*key;
-	char		*message;
-	int		 severity;
-	int64_t		 last_notified_us;
-	int		 seen;
-};
+#define RULES_DEFAULT_TIMEOUT_MS	10000
 
-static void
-rules_adderr(struct conf_errors *errs, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-rules_adderr(struct conf_errors *errs, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1)
-		msg = NULL;
-	va_end(ap);
-	if (msg == NULL)
-		return;
-	errs->v = xreallocarray(errs->v, errs->n + 1, sizeof(*errs->v));
-	errs->v[errs->n++] = msg;
-}
-
-/*
- * Check that sql is one read-only statement returning key and message.
- * Returns NULL, or a malloc'd reason.
- */
-static char *
-rules_check_sql(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *stmt = NULL;
-	const char *tail = NULL;
-	int i, n, haskey = 0, hasmsg = 0;
-	char *why = NULL;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &stmt, &tail) != SQLITE_OK)
-		return xasprintf("%s", sqlite3_errmsg(db));
-	if (stmt == NULL)
-		return xstrdup("the query is empty");
-	while (tail != NULL && (*tail == ' ' || *tail == '\t' ||
-	    *tail == '\n' || *tail == '\r' || *tail == ';'))
-		tail++;
-	if (tail != NULL && *tail != '\0')
-		why = xstrdup("only one statement is allowed");
-	else if (!sqlite3_stmt_readonly(stmt))
-		why = xstrdup("the query must only read (a SELECT over the "
-		    "views)");
-	else {
-		n = sqlite3_column_count(stmt);
-		for (i = 0; i < n; i++) {
-			const char *c = sqlite3_column_name(stmt, i);
-
-			if (c != NULL && strcmp(c, "key") == 0)
-				haskey = 1;
-			if (c != NULL && strcmp(c, "message") == 0)
-				hasmsg = 1;
-		}
-		if (!haskey || !hasmsg)
-			why = xasprintf("the query must return columns named "
-			    "key and message (missing %s)", !haskey ? "key" :
-			    "message");
-	}
-	sqlite3_finalize(stmt);
-	return why;
-}
+/* Built-in rules that are reported once and never repeated. */
+static const char *const rules_once[] = { "postoffice-moved", NULL };
 
 static void
 rules_add(struct rules *rs, const char *name, int builtin, int severity,
@@ -99,22 +32,36 @@ rules_add(struct rules *rs, const char *name, int builtin, int severity,
 	r->renotify_ms = renotify_ms;
 }
 
+static int
+rules_listed(const char *const *list, const char *name)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, name) == 0)
+			return 1;
+	return 0;
+}
+
 /*
- * Build the rules of configuration c: the built-in rules not switched off
- * (with their configured severity and renotify), then the user rules.
+ * Build the rules of configuration c: the built-in rules not switched off,
+ * then the user rules, each query checked on st.
  */
 int
-rules_build(const struct conf *c, sqlite3 *db, struct rules *out,
+rules_build(const struct conf *c, struct store *st, struct rules *out,
     struct conf_errors *errs)
 {
 	const struct conf_rule *cr;
-	size_t i;
-	char *why;
+	size_t i, before = errs->n;
+	char why[512];
 	int sev;
+	int64_t renotify;
 
 	memset(out, 0, sizeof(*out));
-	memset(errs, 0, sizeof(*errs));
 	out->unreachable_after = c->unreachable_after;
+	out->timeout_ms = c->rule_timeout_ms > 0 ? c->rule_timeout_ms :
+	    RULES_DEFAULT_TIMEOUT_MS;
+	cr = conf_find_rule(c, RULES_FAILED);
+	out->failed_enabled = cr == NULL || cr->enabled;
+	out->failed_severity = cr != NULL ? cr->severity : LOG_ERR;
 	for (i = 0; i < rules_nbuiltins; i++) {
 		const struct rules_builtin *b = &rules_builtins[i];
 
@@ -125,29 +72,28 @@ rules_build(const struct conf *c, sqlite3 *db, struct rules *out,
 			continue;
 		if (cr != NULL)
 			sev = cr->severity;
-		if ((why = rules_check_sql(db, b->sql)) != NULL) {
-			rules_adderr(errs, "built-in rule %s: %s", b->name,
+		if (store_rule_check(st, b->sql, why, sizeof(why)) == -1) {
+			conf_errors_add(errs, "built-in rule %s: %s", b->name,
 			    why);
-			free(why);
 			continue;
 		}
-		rules_add(out, b->name, 1, sev, b->sql, cr && cr->renotify_ms ?
-		    cr->renotify_ms : c->renotify_ms);
+		renotify = cr != NULL && cr->renotify_ms ? cr->renotify_ms :
+		    rules_listed(rules_once, b->name) ? 0 : c->renotify_ms;
+		rules_add(out, b->name, 1, sev, b->sql, renotify);
 	}
 	for (i = 0; i < c->nrules; i++) {
 		cr = &c->rules[i];
 		if (cr->builtin || !cr->enabled || cr->query == NULL)
 			continue;
-		if ((why = rules_check_sql(db, cr->query)) != NULL) {
-			rules_adderr(errs, "%s:%d: rule %s: %s", c->path,
+		if (store_rule_check(st, cr->query, why, sizeof(why)) == -1) {
+			conf_errors_add(errs, "%s:%d: rule %s: %s", c->path,
 			    cr->line, cr->name, why);
-			free(why);
 			continue;
 		}
 		rules_add(out, cr->name, 0, cr->severity, cr->query,
 		    cr->renotify_ms ? cr->renotify_ms : c->renotify_ms);
 	}
-	if (errs->n > 0) {
+	if (errs->n > before) {
 		rules_free(out);
 		return -1;
 	}
@@ -168,19 +114,49 @@ rules_free(struct rules *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
+/* Append an event; f (may be NULL) gives the rule row's columns. */
 static void
 rules_event(struct rules_events *ev, enum rules_what what, int64_t id,
-    const char *rule, int severity, const char *message)
+    const char *rule, int severity, const char *key, const char *message,
+    const struct store_finding *f)
 {
 	struct rules_event *e;
+	size_t i;
 
 	ev->v = xreallocarray(ev->v, ev->n + 1, sizeof(*ev->v));
 	e = &ev->v[ev->n++];
+	memset(e, 0, sizeof(*e));
 	e->what = what;
 	e->id = id;
 	e->rule = xstrdup(rule);
 	e->severity = severity;
+	e->key = xstrdup(key);
 	e->message = xstrdup(message);
+	if (f == NULL)
+		return;
+	e->ncols = f->ncols;
+	e->names = xcalloc(f->ncols + 1, sizeof(*e->names));
+	e->values = xcalloc(f->ncols + 1, sizeof(*e->values));
+	for (i = 0; i < f->ncols; i++) {
+		e->names[i] = xstrdup(f->names[i]);
+		e->values[i] = xstrdup_null(f->values[i]);
+	}
+}
+
+static void
+rules_event_free(struct rules_event *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->ncols; i++) {
+		free(e->names[i]);
+		free(e->values[i]);
+	}
+	free(e->names);
+	free(e->values);
+	free(e->rule);
+	free(e->key);
+	free(e->message);
 }
 
 /* Free the events in ev. */
@@ -189,348 +165,401 @@ rules_events_free(struct rules_events *ev)
 {
 	size_t i;
 
-	for (i = 0; i < ev->n; i++) {
-		free(ev->v[i].rule);
-		free(ev->v[i].message);
-	}
+	for (i = 0; i < ev->n; i++)
+		rules_event_free(&ev->v[i]);
 	free(ev->v);
 	ev->v = NULL;
 	ev->n = 0;
 }
 
+/* What one rule run of one rule has to go on. */
+struct rules_run {
+	struct store		*st;
+	const struct rules	*rs;
+	const struct rule	*r;
+	int64_t			 now_us;
+	struct store_alert	*open;
+	size_t			 nopen;
+	char			*seen;		/* open[i] found again */
+	struct rules_events	*ev;
+	int			 failed;	/* a store operation failed */
+	char			 err[512];
+};
+
+/* One finding of the rule being run: raise, update, repeat or keep. */
 static int
-rules_cmp_open(const void *a, const void *b)
+rules_finding(void *arg, const struct store_finding *f)
 {
-	return strcmp(((const struct rules_open *)a)->key,
-	    ((const struct rules_open *)b)->key);
+	struct rules_run *x = arg;
+	const struct rule *r = x->r;
+	struct store_alert *o;
+	const char *msg;
+	int64_t id;
+	int sev = r->severity, rc, changed, due;
+
+	if (f->key == NULL)
+		return 0;		/* a finding needs a key */
+	msg = f->message != NULL ? f->message : f->key;
+	if (f->severity != NULL && confval_severity(f->severity, &sev) == -1)
+		sev = r->severity;
+	if ((o = store_alerts_find(x->open, x->nopen, f->key)) != NULL) {
+		if (x->seen[o - x->open])
+			return 0;	/* a key twice: the first wins */
+		x->seen[o - x->open] = 1;
+		changed = strcmp(o->message, msg) != 0 || o->severity != sev;
+		due = r->renotify_ms > 0 &&
+		    x->now_us >= o->last_notified_us + r->renotify_ms * 1000;
+		if (store_alert_seen(x->st, o->id, x->now_us, sev, msg,
+		    changed || due, x->err, sizeof(x->err)) == -1) {
+			x->failed = 1;
+			return 1;
+		}
+		if (changed || due)
+			rules_event(x->ev, changed ? RULES_UPDATED :
+			    RULES_REPEATED, o->id, r->name, sev, f->key, msg, f);
+		return 0;
+	}
+	rc = store_alert_raise(x->st, r->name, sev, f->key, msg, x->now_us,
+	    &id, x->err, sizeof(x->err));
+	if (rc == 1)
+		return 0;		/* the same new key twice: first wins */
+	if (rc == -1) {
+		x->failed = 1;
+		return 1;
+	}
+	rules_event(x->ev, RULES_RAISED, id, r->name, sev, f->key, msg, f);
+	return 0;
 }
 
-static void
-rules_open_free(struct rules_open *v, size_t n)
+/* Clear the open alerts of x that were not found again. */
+static int
+rules_clear_unseen(struct rules_run *x, const char *rule)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		free(v[i].key);
-		free(v[i].message);
-	}
-	free(v);
-}
-
-/* Prepare sql on db; on failure set err and return NULL. */
-static sqlite3_stmt *
-rules_prepare(sqlite3 *db, const char *sql, char *err, size_t errlen)
-{
-	sqlite3_stmt *stmt;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-		return NULL;
-	}
-	return stmt;
-}
-
-/* Load the open alerts of rule (NULL: of every rule not in rs). */
-static int
-rules_load_open(sqlite3 *db, const char *rule, struct rules_open **out,
-    size_t *n, char *err, size_t errlen)
-{
-	sqlite3_stmt *stmt;
-	struct rules_open *v = NULL;
-	size_t nv = 0;
-	int rc, sev;
-
-	stmt = rules_prepare(db, "SELECT id, key, message, severity, "
-	    "coalesce(last_notified_us, raised_us) FROM alert "
-	    "WHERE state = 'open' AND rule = ?1", err, errlen);
-	if (stmt == NULL)
-		return -1;
-	sqlite3_bind_text(stmt, 1, rule, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		v = xreallocarray(v, nv + 1, sizeof(*v));
-		v[nv].id = sqlite3_column_int64(stmt, 0);
-		v[nv].key = xstrdup((const char *)sqlite3_column_text(stmt, 1));
-		v[nv].message = xstrdup((const char *)sqlite3_column_text(stmt,
-		    2));
-		if (confval_severity((const char *)sqlite3_column_text(stmt,
-		    3), &sev) == -1)
-			sev = LOG_WARNING;
-		v[nv].severity = sev;
-		v[nv].last_notified_us = sqlite3_column_int64(stmt, 4);
-		v[nv].seen = 0;
-		nv++;
-	}
-	if (rc != SQLITE_DONE) {
-		snprintf(err, errlen, "loading alerts: %s", sqlite3_errmsg(db));
-		sqlite3_finalize(stmt);
-		rules_open_free(v, nv);
-		return -1;
-	}
-	sqlite3_finalize(stmt);
-	if (nv > 1)
-		qsort(v, nv, sizeof(*v), rules_cmp_open);
-	*out = v;
-	*n = nv;
-	return 0;
-}
-
-/* Run statement sql with no result rows expected; 0 or -1 with err. */
-static int
-rules_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
-		return -1;
+	for (i = 0; i < x->nopen; i++) {
+		if (x->seen != NULL && x->seen[i])
+			continue;
+		if (store_alert_clear(x->st, x->open[i].id, x->now_us, x->err,
+		    sizeof(x->err)) == -1)
+			return -1;
+		rules_event(x->ev, RULES_CLEARED, x->open[i].id, rule,
+		    x->open[i].severity, x->open[i].key, x->open[i].message,
+		    NULL);
 	}
 	return 0;
 }
 
-struct rules_stmts {
-	sqlite3_stmt	*insert;
-	sqlite3_stmt	*update;
-	sqlite3_stmt	*notified;
-	sqlite3_stmt	*clear;
+/* The findings of one query, copied, applied once the query succeeded. */
+struct rules_found {
+	struct rules_row {
+		char	**values;	/* ncols, NULL for NULL */
+		int	  key, message, severity;	/* column index or -1 */
+	}		*v;
+	size_t		 n;
+	size_t		 ncols;
+	char		**names;
 };
 
-/* Clear open alert o at now_us and record the event. */
 static int
-rules_clear(struct rules_stmts *s, const char *rule,
-    const struct rules_open *o, int64_t now_us, struct rules_events *ev)
+rules_collect(void *arg, const struct store_finding *f)
 {
-	sqlite3_reset(s->clear);
-	sqlite3_bind_int64(s->clear, 1, o->id);
-	sqlite3_bind_int64(s->clear, 2, now_us);
-	if (sqlite3_step(s->clear) != SQLITE_DONE)
-		return -1;
-	rules_event(ev, RULES_CLEARED, o->id, rule, o->severity, o->message);
+	struct rules_found *fd = arg;
+	struct rules_row *row;
+	size_t i;
+
+	if (fd->names == NULL) {
+		fd->ncols = f->ncols;
+		fd->names = xcalloc(f->ncols + 1, sizeof(*fd->names));
+		for (i = 0; i < f->ncols; i++)
+			fd->names[i] = xstrdup(f->names[i]);
+	}
+	fd->v = xreallocarray(fd->v, fd->n + 1, sizeof(*fd->v));
+	row = &fd->v[fd->n++];
+	row->values = xcalloc(f->ncols + 1, sizeof(*row->values));
+	row->key = row->message = row->severity = -1;
+	for (i = 0; i < f->ncols; i++) {
+		row->values[i] = xstrdup_null(f->values[i]);
+		if (strcmp(f->names[i], "key") == 0 && row->key == -1)
+			row->key = (int)i;
+		else if (strcmp(f->names[i], "message") == 0 &&
+		    row->message == -1)
+			row->message = (int)i;
+		else if (strcmp(f->names[i], "severity") == 0 &&
+		    row->severity == -1)
+			row->severity = (int)i;
+	}
 	return 0;
 }
 
-/* Evaluate one rule inside the open transaction. */
-static int
-rules_eval_one(sqlite3 *db, struct rules_stmts *s, const struct rules *rs,
-    const struct rule *r, int64_t now_us, struct rules_events *ev,
-    char *err, size_t errlen)
+static void
+rules_found_free(struct rules_found *fd)
 {
-	struct rules_open *open = NULL, probe, *o;
-	sqlite3_stmt *q;
-	size_t nopen = 0, i;
-	int rc, idx, ki = -1, mi = -1, si = -1, sev, ncol;
+	size_t i, j;
 
-	if (rules_load_open(db, r->name, &open, &nopen, err, errlen) == -1)
+	for (i = 0; i < fd->n; i++) {
+		for (j = 0; j < fd->ncols; j++)
+			free(fd->v[i].values[j]);
+		free(fd->v[i].values);
+	}
+	for (j = 0; j < fd->ncols; j++)
+		free(fd->names[j]);
+	free(fd->names);
+	free(fd->v);
+}
+
+/*
+ * Run rule r.  Returns 0; 1 when its query failed (why in fail, its alerts
+ * left as they are); -1 when the store failed (err).
+ */
+static int
+rules_eval_one(struct rules_run *x, const struct rule *r, char *fail,
+    size_t faillen)
+{
+	struct store_param params[] = {
+		{ ":unreachable_after", x->rs->unreachable_after },
+		{ ":now_us", x->now_us },
+	};
+	struct rules_found fd;
+	struct store_finding f;
+	size_t i;
+	int rc, ret = 0;
+
+	memset(&fd, 0, sizeof(fd));
+	x->r = r;
+	x->failed = 0;
+	rc = store_rule_run(x->st, r->sql, params,
+	    sizeof(params) / sizeof(params[0]), x->rs->timeout_ms,
+	    rules_collect, &fd, fail, faillen);
+	if (rc != 0) {
+		rules_found_free(&fd);
+		return 1;	/* the query failed: keep its alerts */
+	}
+	if (store_alerts_open(x->st, r->name, &x->open, &x->nopen, x->err,
+	    sizeof(x->err)) == -1) {
+		rules_found_free(&fd);
 		return -1;
-	if ((q = rules_prepare(db, r->sql, err, errlen)) == NULL) {
-		rules_open_free(open, nopen);
+	}
+	x->seen = xcalloc(x->nopen + 1, 1);
+	for (i = 0; i < fd.n && !x->failed; i++) {
+		struct rules_row *row = &fd.v[i];
+
+		f.key = row->key >= 0 ? row->values[row->key] : NULL;
+		f.message = row->message >= 0 ? row->values[row->message] :
+		    NULL;
+		f.severity = row->severity >= 0 ? row->values[row->severity] :
+		    NULL;
+		f.ncols = fd.ncols;
+		f.names = (const char *const *)fd.names;
+		f.values = (const char *const *)row->values;
+		rules_finding(x, &f);
+	}
+	if (x->failed || rules_clear_unseen(x, r->name) == -1)
+		ret = -1;
+	rules_found_free(&fd);
+	store_alerts_free(x->open, x->nopen);
+	free(x->seen);
+	x->open = NULL;
+	x->seen = NULL;
+	x->nopen = 0;
+	return ret;
+}
+
+/* A failed rule's finding for rule-failed. */
+struct rules_failure {
+	const char	*rule;
+	char		 why[512];
+};
+
+/* Reconcile the alerts of rule-failed with the failures of this run. */
+static int
+rules_eval_failed(struct rules_run *x, const struct rules_failure *fv,
+    size_t nf)
+{
+	struct rule r = { (char *)RULES_FAILED, 1, x->rs->failed_severity,
+	    NULL, 0 };
+	struct store_finding f;
+	const char *names[3] = { "key", "message", "rule" }, *values[3];
+	char key[128], *msg;
+	size_t i;
+	int rc = 0;
+
+	x->r = &r;
+	x->failed = 0;
+	if (store_alerts_open(x->st, RULES_FAILED, &x->open, &x->nopen, x->err,
+	    sizeof(x->err)) == -1)
 		return -1;
+	x->seen = xcalloc(x->nopen + 1, 1);
+	for (i = 0; i < nf && rc == 0; i++) {
+		snprintf(key, sizeof(key), "rule %s", fv[i].rule);
+		msg = xasprintf("The rule %s could not run: %s; its alerts "
+		    "stay as they were", fv[i].rule, fv[i].why);
+		values[0] = key;
+		values[1] = msg;
+		values[2] = fv[i].rule;
+		f.key = key;
+		f.message = msg;
+		f.severity = NULL;
+		f.ncols = 3;
+		f.names = names;
+		f.values = values;
+		rules_finding(x, &f);
+		free(msg);
+		if (x->failed)
+			rc = -1;
 	}
-	if ((idx = sqlite3_bind_parameter_index(q, ":unreachable_after")) > 0)
-		sqlite3_bind_int(q, idx, rs->unreachable_after);
-	ncol = sqlite3_column_count(q);
-	for (i = 0; i < (size_t)ncol; i++) {
-		const char *c = sqlite3_column_name(q, (int)i);
+	if (rc == 0 && rules_clear_unseen(x, RULES_FAILED) == -1)
+		rc = -1;
+	store_alerts_free(x->open, x->nopen);
+	free(x->seen);
+	x->open = NULL;
+	x->seen = NULL;
+	x->nopen = 0;
+	return rc;
+}
 
-		if (strcmp(c, "key") == 0)
-			ki = (int)i;
-		else if (strcmp(c, "message") == 0)
-			mi = (int)i;
-		else if (strcmp(c, "severity") == 0)
-			si = (int)i;
-	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *key = (const char *)sqlite3_column_text(q, ki);
-		const char *msg = (const char *)sqlite3_column_text(q, mi);
+/* Return 1 if rule name is one of rs, or rule-failed while it is on. */
+static int
+rules_active(const struct rules *rs, const char *name)
+{
+	size_t i;
 
-		if (key == NULL)
-			continue;	/* a finding needs a key */
-		if (msg == NULL)
-			msg = key;
-		sev = r->severity;
-		if (si >= 0 && sqlite3_column_text(q, si) != NULL)
-			(void)confval_severity((const char *)
-			    sqlite3_column_text(q, si), &sev);
-		probe.key = (char *)key;
-		o = nopen ? bsearch(&probe, open, nopen, sizeof(*open),
-		    rules_cmp_open) : NULL;
-		if (o != NULL) {
-			int64_t due;
-
-			if (o->seen)
-				continue;	/* a key twice: first wins */
-			o->seen = 1;
-			sqlite3_reset(s->update);
-			sqlite3_bind_int64(s->update, 1, o->id);
-			sqlite3_bind_int64(s->update, 2, now_us);
-			sqlite3_bind_text(s->update, 3, msg, -1, SQLITE_STATIC);
-			if (sqlite3_step(s->update) != SQLITE_DONE)
-				goto dberr;
-			due = o->last_notified_us + r->renotify_ms * 1000;
-			if (r->renotify_ms > 0 && now_us >= due) {
-				sqlite3_reset(s->notified);
-				sqlite3_bind_int64(s->notified, 1, o->id);
-				sqlite3_bind_int64(s->notified, 2, now_us);
-				if (sqlite3_step(s->notified) != SQLITE_DONE)
-					goto dberr;
-				rules_event(ev, RULES_REPEATED, o->id, r->name,
-				    o->severity, msg);
-			}
-			continue;
-		}
-		sqlite3_reset(s->insert);
-		sqlite3_bind_text(s->insert, 1, r->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->insert, 2, confval_severity_name(sev), -1,
-		    SQLITE_STATIC);
-		sqlite3_bind_text(s->insert, 3, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s->insert, 4, msg, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s->insert, 5, now_us);
-		rc = sqlite3_step(s->insert);
-		if (rc == SQLITE_CONSTRAINT)
-			continue;	/* the same new key twice: first wins */
-		if (rc != SQLITE_DONE)
-			goto dberr;
-		rules_event(ev, RULES_RAISED, sqlite3_last_insert_rowid(db),
-		    r->name, sev, msg);
-	}
-	if (rc != SQLITE_DONE)
-		goto dberr;
-	sqlite3_finalize(q);
-	q = NULL;
-	for (i = 0; i < nopen; i++)
-		if (!open[i].seen && rules_clear(s, r->name, &open[i], now_us,
-		    ev) == -1)
-			goto dberr;
-	rules_open_free(open, nopen);
+	if (strcmp(name, RULES_FAILED) == 0)
+		return rs->failed_enabled;
+	for (i = 0; i < rs->n; i++)
+		if (strcmp(rs->v[i].name, name) == 0)
+			return 1;
 	return 0;
-dberr:
-	snprintf(err, errlen, "rule %s: %s", r->name, sqlite3_errmsg(db));
-	sqlite3_finalize(q);
-	rules_open_free(open, nopen);
-	return -1;
 }
 
 /* Clear the open alerts of rules that are no longer in rs. */
 static int
-rules_clear_orphans(sqlite3 *db, struct rules_stmts *s,
-    const struct rules *rs, int64_t now_us, struct rules_events *ev,
-    char *err, size_t errlen)
+rules_clear_orphans(struct rules_run *x)
 {
-	sqlite3_stmt *q;
-	char **names = NULL;
-	size_t n = 0, i, j;
-	int rc, active;
+	char **names;
+	size_t n, i;
+	int rc = 0;
 
-	q = rules_prepare(db, "SELECT DISTINCT rule FROM alert WHERE state = "
-	    "'open'", err, errlen);
-	if (q == NULL)
+	if (store_alert_rules(x->st, &names, &n, x->err, sizeof(x->err)) == -1)
 		return -1;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		names[n++] = xstrdup((const char *)sqlite3_column_text(q, 0));
-	}
-	sqlite3_finalize(q);
-	rc = rc == SQLITE_DONE ? 0 : -1;
 	for (i = 0; i < n && rc == 0; i++) {
-		struct rules_open *open = NULL;
-		size_t nopen = 0, k;
-
-		for (active = 0, j = 0; j < rs->n; j++)
-			if (strcmp(rs->v[j].name, names[i]) == 0)
-				active = 1;
-		if (active)
+		if (rules_active(x->rs, names[i]))
 			continue;
-		if (rules_load_open(db, names[i], &open, &nopen, err,
-		    errlen) == -1) {
+		if (store_alerts_open(x->st, names[i], &x->open, &x->nopen,
+		    x->err, sizeof(x->err)) == -1) {
 			rc = -1;
 			break;
 		}
-		for (k = 0; k < nopen && rc == 0; k++)
-			if (rules_clear(s, names[i], &open[k], now_us, ev) == -1)
-				rc = -1;
-		rules_open_free(open, nopen);
+		rc = rules_clear_unseen(x, names[i]);
+		store_alerts_free(x->open, x->nopen);
+		x->open = NULL;
+		x->nopen = 0;
 	}
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-	if (rc == -1 && err[0] == '\0')
-		snprintf(err, errlen, "clearing alerts: %s",
-		    sqlite3_errmsg(db));
 	return rc;
 }
 
 /*
  * Run every rule of rs over st's database at time now_us and reconcile the
- * alerts in one BEGIN IMMEDIATE transaction; open alerts of rules no longer
- * in rs are cleared.
+ * alerts in one transaction.
  */
 int
 rules_eval(struct store *st, const struct rules *rs, int64_t now_us,
     struct rules_events *ev, char *err, size_t errlen)
 {
-	sqlite3 *db = store_db(st);
-	struct rules_stmts s;
 	struct rules_events mine = { NULL, 0 };
-	size_t i;
-	int rc = -1;
+	struct rules_failure *fv;
+	struct rules_run x;
+	size_t i, nf = 0;
+	int rc;
 
-	memset(&s, 0, sizeof(s));
-	err[0] = '\0';
-	if (rules_exec(db, "BEGIN IMMEDIATE", err, errlen) == -1)
+	memset(&x, 0, sizeof(x));
+	x.st = st;
+	x.rs = rs;
+	x.now_us = now_us;
+	x.ev = &mine;
+	if (store_rules_begin(st, err, errlen) == -1)
 		return -1;
-	s.insert = rules_prepare(db, "INSERT INTO alert (rule, severity, "
-	    "state, key, message, raised_us, last_seen_us, last_notified_us) "
-	    "VALUES (?1, ?2, 'open', ?3, ?4, ?5, ?5, ?5)", err, errlen);
-	s.update = rules_prepare(db, "UPDATE alert SET last_seen_us = ?2, "
-	    "message = ?3 WHERE id = ?1", err, errlen);
-	s.notified = rules_prepare(db, "UPDATE alert SET last_notified_us = "
-	    "?2 WHERE id = ?1", err, errlen);
-	s.clear = rules_prepare(db, "UPDATE alert SET state = 'cleared', "
-	    "cleared_us = ?2 WHERE id = ?1", err,
-	    errlen);
-	if (!s.insert || !s.update || !s.notified || !s.clear)
-		goto out;
-	for (i = 0; i < rs->n; i++)
-		if (rules_eval_one(db, &s, rs, &rs->v[i], now_us, &mine, err,
-		    errlen) == -1)
-			goto out;
-	if (rules_clear_orphans(db, &s, rs, now_us, &mine, err, errlen) == -1)
-		goto out;
-	if (rules_exec(db, "COMMIT", err, errlen) == -1)
-		goto out;
-	rc = 0;
-out:
-	sqlite3_finalize(s.insert);
-	sqlite3_finalize(s.update);
-	sqlite3_finalize(s.notified);
-	sqlite3_finalize(s.clear);
-	if (rc == -1) {
-		char ignore[64];
-
-		rules_exec(db, "ROLLBACK", ignore, sizeof(ignore));
-		rules_events_free(&mine);
-		return -1;
+	fv = xcalloc(rs->n + 1, sizeof(*fv));
+	for (i = 0; i < rs->n; i++) {
+		rc = rules_eval_one(&x, &rs->v[i], fv[nf].why,
+		    sizeof(fv[nf].why));
+		if (rc == -1)
+			goto fail;
+		if (rc == 1)
+			fv[nf++].rule = rs->v[i].name;
 	}
+	if (rs->failed_enabled && rules_eval_failed(&x, fv, nf) == -1)
+		goto fail;
+	if (rules_clear_orphans(&x) == -1)
+		goto fail;
+	if (store_rules_commit(st, err, errlen) == -1)
+		goto fail_quiet;
+	free(fv);
 	for (i = 0; i < mine.n; i++) {
 		ev->v = xreallocarray(ev->v, ev->n + 1, sizeof(*ev->v));
 		ev->v[ev->n++] = mine.v[i];
 	}
 	free(mine.v);
 	return 0;
+fail:
+	errbuf_set(err, errlen, "rule %s: %s", x.r ? x.r->name : "?", x.err);
+	store_rules_rollback(st);
+fail_quiet:
+	free(fv);
+	rules_events_free(&mine);
+	return -1;
+}
+
+/* Return the name of an event kind: "raised", "updated", ... */
+const char *
+rules_what_name(enum rules_what w)
+{
+	static const char *const what[] = { "raised", "updated", "repeated",
+	    "cleared" };
+
+	return (unsigned)w < 4 ? what[w] : "?";
 }
 
 /*
- * Return the text of event e for syslog (the sink escapes control
- * characters): "alert 17 raised: duplicate-serial [err]: The postoffice
- * ...".
+ * Cut msg near max bytes at a ", " between items and say how many more
+ * there are; a malloc'd copy of msg when it fits.
+ */
+static char *
+rules_summarise(const char *msg, size_t max)
+{
+	const char *cut = NULL, *p;
+	size_t more = 0;
+
+	if (strlen(msg) <= max)
+		return xstrdup(msg);
+	for (p = msg; (p = strstr(p, ", ")) != NULL && (size_t)(p - msg) <
+	    max; p += 2)
+		cut = p;
+	if (cut == NULL)
+		cut = msg + max;
+	for (p = cut; (p = strstr(p, ", ")) != NULL; p += 2)
+		more++;
+	if (more == 0)
+		more = 1;
+	return xasprintf("%.*s (and %zu more)", (int)(cut - msg), msg, more);
+}
+
+/*
+ * Return the text of event e for syslog: "alert 17 raised: RULE [SEV]:
+ * MESSAGE", the message cut near RULES_TEXT_MAX.
  */
 char *
 rules_event_text(const struct rules_event *e)
 {
-	static const char *const what[] = { "raised", "cleared", "repeated" };
+	char *msg = rules_summarise(e->message, RULES_TEXT_MAX), *text;
 
 	/* The sink escapes control characters on the way out. */
-	return xasprintf("alert %lld %s: %s [%s]: %s", (long long)e->id,
-	    what[e->what], e->rule, confval_severity_name(e->severity),
-	    e->message);
+	text = xasprintf("alert %lld %s: %s [%s]: %s", (long long)e->id,
+	    rules_what_name(e->what), e->rule,
+	    confval_severity_name(e->severity), msg);
+	free(msg);
+	return text;
 }

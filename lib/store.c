@@ -1,23 +1,9 @@
 /*
  * store: the SQLite database of locations, crawls, identities, routes and
- * alerts.
- *
- * What one saved crawl result does (store_save):
- *  - the location row is created on first sight, and its last_crawled,
- *    last_outcome and last_error follow every crawl;
- *  - a crawl row records every attempt with the identity it read, if any;
- *  - a crawl that read MASTER.GLB (has_master) sets the location's identity
- *    and, when it differs from the identity already known, adds one
- *    identity_change row (view postoffice_history) per changed field:
- *    network, postoffice, serial.  The first sighting adds none;
- *  - a crawl that did not read MASTER.GLB keeps the identity and routes
- *    known and counts one more failure (column failures);
- *  - routes are replaced by a crawl with outcome ok, or by a malformed crawl
- *    that read MASTER.GLB and at least one route (a postoffice whose only
- *    damage is, say, its serial checksum still shows where it routes).
- *    Otherwise the routes of the last such crawl stay;
- *  - a location shows in the postoffices view once a crawl has found a
- *    postoffice there, and stays, with its last outcome, if it goes away.
+ * alerts: opening, checking and upgrading it, the functions maildatd's SQL
+ * uses, read-only queries, and the writer's lock.  Saving results is in
+ * store_save.c, alerts and rule runs in store_alert.c, retention and the
+ * lifecycle of locations in store_prune.c.
  */
 #include <sys/file.h>
 
@@ -34,46 +20,38 @@
 #include <sqlite3.h>
 
 #include "clock.h"
-#include "crawl.h"
+#include "location.h"
 #include "errbuf.h"
 #include "log.h"
 #include "po.h"
 #include "safefile.h"
 #include "store.h"
+#include "store_int.h"
+#include "topo.h"
 #include "xmalloc.h"
 
-/* The statements store_save() runs, prepared once per connection. */
-enum store_stmt {
-	ST_BEGIN,
-	ST_COMMIT,
-	ST_ROLLBACK,
-	ST_LOC_UPSERT,
-	ST_LOC_GET,
-	ST_CRAWL_ADD,
-	ST_CHANGE_ADD,
-	ST_LOC_IDENTITY,
-	ST_LOC_FAILED,
-	ST_ROUTE_CLEAR,
-	ST_ROUTE_ADD,
-	ST_NSTMT
-};
-
-static const char *const store_stmt_sql[ST_NSTMT] = {
+const char *const store_stmt_sql[ST_NSTMT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_LOC_UPSERT] =
-	    "INSERT INTO location (location, host, port, share, path,"
-	    " first_crawled_us, last_crawled_us, last_outcome, last_error)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)"
-	    " ON CONFLICT (location) DO UPDATE SET host = excluded.host,"
-	    " port = excluded.port, share = excluded.share,"
-	    " path = excluded.path, last_crawled_us = excluded.last_crawled_us,"
-	    " last_outcome = excluded.last_outcome,"
-	    " last_error = excluded.last_error",
-	[ST_LOC_GET] =
-	    "SELECT id, network, postoffice, serial_raw, serial"
-	    " FROM location WHERE location = ?1",
+	[ST_LOC_FIND] =
+	    "SELECT id, network, postoffice, serial_raw, serial, state,"
+	    " last_crawl_id FROM location WHERE key = ?1"
+	    " ORDER BY state = 'active' DESC, last_crawled_us DESC LIMIT 1",
+	[ST_LOC_INSERT] =
+	    "INSERT INTO location (location, key, host, port, share, path,"
+	    " first_crawled_us, last_crawled_us, last_outcome, last_error,"
+	    " silent_crawls) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9,"
+	    " ?10)",
+	[ST_HOST_ANSWERED] =
+	    "SELECT 1 FROM location WHERE host = ?1 AND port = ?2"
+	    " AND (last_crawl_id IS NOT NULL OR serial_raw IS NOT NULL) LIMIT 1",
+	[ST_LOC_UPDATE] =
+	    "UPDATE location SET last_crawled_us = ?2, last_outcome = ?3,"
+	    " last_error = ?4,"
+	    " state = CASE WHEN ?5 THEN 'active' ELSE state END,"
+	    " retired_us = CASE WHEN ?5 THEN NULL ELSE retired_us END,"
+	    " silent_crawls = silent_crawls + ?6 WHERE id = ?1",
 	[ST_CRAWL_ADD] =
 	    "INSERT INTO crawl (location_id, started_us, finished_us, outcome,"
 	    " error, network, postoffice, serial_raw, serial, kind,"
@@ -87,42 +65,41 @@ static const char *const store_stmt_sql[ST_NSTMT] = {
 	    " serial_raw = ?4, serial = ?5, kind = ?6, flags = ?7,"
 	    " nos_type = ?8, db_version = ?9, product_version = ?10,"
 	    " checksum_ok = ?11, first_seen_us = coalesce(first_seen_us, ?12),"
+	    " address_key = ?15,"
 	    " last_seen_us = ?12,"
 	    " last_ok_us = CASE WHEN ?13 THEN ?12 ELSE last_ok_us END,"
 	    " failures = 0, last_crawl_id = ?14 WHERE id = ?1",
 	[ST_LOC_FAILED] =
 	    "UPDATE location SET failures = failures + 1, last_crawl_id = ?2"
 	    " WHERE id = ?1",
+	[ST_LOC_SERIAL_CHANGE] =
+	    "UPDATE location SET serial_change_id = ?2 WHERE id = ?1",
 	[ST_ROUTE_CLEAR] = "DELETE FROM route WHERE location_id = ?1",
 	[ST_ROUTE_ADD] =
 	    "INSERT INTO route (location_id, seq, to_network, to_postoffice,"
 	    " type, crawl_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-};
-
-struct store {
-	sqlite3		*db;
-	int		 flags;
-	int		 version;		/* user_version */
-	int		 bind_failed;		/* a bind since the last step */
-	sqlite3_stmt	*stmt[ST_NSTMT];
-	char		 refused[256];		/* why the authorizer said no */
-};
-
-/* The identity a location had before the crawl being saved. */
-struct store_known {
-	int64_t		 id;
-	char		*network;
-	char		*postoffice;
-	char		*serial;
-	uint8_t		 serial_raw[PO_SERIAL_LEN];
-	int		 identified;		/* serial_raw is set */
+	[ST_ALERT_OPEN] =
+	    "SELECT id, key, message, severity,"
+	    " coalesce(last_notified_us, raised_us) FROM alert"
+	    " WHERE state = 'open' AND rule = ?1",
+	[ST_ALERT_RULES] = "SELECT DISTINCT rule FROM alert WHERE state = 'open'",
+	[ST_ALERT_RAISE] =
+	    "INSERT INTO alert (rule, severity, state, key, message, raised_us,"
+	    " last_seen_us, last_notified_us)"
+	    " VALUES (?1, ?2, 'open', ?3, ?4, ?5, ?5, ?5)",
+	[ST_ALERT_SEEN] =
+	    "UPDATE alert SET last_seen_us = ?2, message = ?3, severity = ?4,"
+	    " last_notified_us = CASE WHEN ?5 THEN ?2"
+	    " ELSE last_notified_us END WHERE id = ?1",
+	[ST_ALERT_CLEAR] =
+	    "UPDATE alert SET state = 'cleared', cleared_us = ?2 WHERE id = ?1",
 };
 
 static int	store_refuse(struct store *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
-/* Run one statement with no parameters and no rows wanted. */
-static int
+/* Run one statement with no parameters and no rows wanted; 0 or -1 with err. */
+int
 store_exec(struct store *st, const char *sql, const char *what, char *err,
     size_t errlen)
 {
@@ -332,7 +309,8 @@ store_listed(const char *const *list, const char *name)
 	return 0;
 }
 
-static const char *
+/* Return s, or "?" for NULL, for messages. */
+const char *
 store_nz(const char *s)
 {
 	return s != NULL ? s : "?";
@@ -468,6 +446,149 @@ store_authorize(void *arg, int action, const char *a3, const char *a4,
 	return store_refuse(st, "%s operation %d is not allowed", ro, action);
 }
 
+/*
+ * The functions maildatd's SQL calls (migrations and built-in rules); a
+ * reader such as sqlite3(1) does not have them, so no view uses them.
+ */
+
+/* maildat_key(host, port, share, path): location_key() of the location. */
+static void
+store_fn_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct location l;
+	char *key;
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	l.host = (char *)sqlite3_value_text(argv[0]);
+	l.port = (uint16_t)sqlite3_value_int(argv[1]);
+	l.share = (char *)(sqlite3_value_text(argv[2]) ?
+	    (const char *)sqlite3_value_text(argv[2]) : "");
+	l.path = (char *)(sqlite3_value_text(argv[3]) ?
+	    (const char *)sqlite3_value_text(argv[3]) : "");
+	l.discover = 0;
+	key = location_key(&l);
+	sqlite3_result_text(ctx, key, -1, free);
+}
+
+/* maildat_upper(text): po_name_upper(), the code page 850 case fold. */
+static void
+store_fn_upper(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const unsigned char *t = sqlite3_value_text(argv[0]);
+
+	(void)argc;
+	if (t == NULL)
+		sqlite3_result_null(ctx);
+	else
+		sqlite3_result_text(ctx, po_name_upper((const char *)t), -1,
+		    free);
+}
+
+/* The route graph of the active postoffices, built once per rule run. */
+static struct topo *
+store_topology(struct store *st)
+{
+	sqlite3_stmt *s;
+
+	if (st->topo != NULL)
+		return st->topo;
+	st->topo = topo_new();
+	if (sqlite3_prepare_v2(st->db, "SELECT l.network || '/' || "
+	    "l.postoffice, r.to_network || '/' || r.to_postoffice "
+	    "FROM route r JOIN location l ON l.id = r.location_id "
+	    "WHERE l.state = 'active' AND l.serial_raw IS NOT NULL "
+	    "AND r.to_postoffice <> '' AND r.type IN (0, 16)", -1, &s,
+	    NULL) != SQLITE_OK)
+		return st->topo;
+	while (sqlite3_step(s) == SQLITE_ROW)
+		topo_edge(st->topo, (const char *)sqlite3_column_text(s, 0),
+		    (const char *)sqlite3_column_text(s, 1));
+	sqlite3_finalize(s);
+	return st->topo;
+}
+
+struct store_members {
+	char	**v;
+	size_t	  n;
+};
+
+/* maildat_route_path(address), an aggregate: step. */
+static void
+store_fn_path_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct store_members *m = sqlite3_aggregate_context(ctx, sizeof(*m));
+	const unsigned char *t = sqlite3_value_text(argv[0]);
+
+	(void)argc;
+	if (m == NULL) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (t == NULL)
+		return;
+	m->v = xreallocarray(m->v, m->n + 1, sizeof(*m->v));
+	m->v[m->n++] = xstrdup((const char *)t);
+}
+
+/*
+ * maildat_route_path(address): the shortest route path ("A > B > C")
+ * between two of the group's postoffices, or NULL when none are joined.
+ */
+static void
+store_fn_path_final(sqlite3_context *ctx)
+{
+	struct store_members *m = sqlite3_aggregate_context(ctx, 0);
+	struct store *st = sqlite3_user_data(ctx);
+	char *path;
+	size_t i;
+
+	if (m == NULL || m->n < 2) {
+		sqlite3_result_null(ctx);
+	} else if (topo_path(store_topology(st), (const char *const *)m->v,
+	    m->n, &path))
+		sqlite3_result_text(ctx, path, -1, free);
+	else
+		sqlite3_result_null(ctx);
+	if (m != NULL) {
+		for (i = 0; i < m->n; i++)
+			free(m->v[i]);
+		free(m->v);
+	}
+}
+
+/* Register the functions on st's connection. */
+static int
+store_functions(struct store *st, const char *path, char *err,
+    size_t errlen)
+{
+	if (sqlite3_create_function_v2(st->db, "maildat_key", 4,
+	    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, store_fn_key, NULL,
+	    NULL, NULL) != SQLITE_OK ||
+	    sqlite3_create_function_v2(st->db, "maildat_upper", 1,
+	    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, store_fn_upper, NULL,
+	    NULL, NULL) != SQLITE_OK ||
+	    sqlite3_create_function_v2(st->db, "maildat_route_path", 1,
+	    SQLITE_UTF8, st, NULL, store_fn_path_step, store_fn_path_final,
+	    NULL) != SQLITE_OK) {
+		errbuf_set(err, errlen, "%s: cannot register functions: %s",
+		    path, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* Forget the route graph: the next maildat_route_path() builds it anew. */
+void
+store_topology_reset(struct store *st)
+{
+	topo_free(st->topo);
+	st->topo = NULL;
+}
+
 /* Make a read-only connection safe for untrusted SQL (STORE_QUERY). */
 static int
 store_setup_query(struct store *st, const char *path, char *err,
@@ -521,6 +642,8 @@ store_open(const char *path, int flags, struct store **out, char *err,
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT);
+	if (store_functions(st, path, err, errlen) == -1)
+		goto fail;
 	if (rw && sqlite3_db_readonly(st->db, "main") == 1) {
 		errbuf_set(err, errlen, "%s: cannot open for writing: "
 		    "permission denied or read-only file system", path);
@@ -621,6 +744,7 @@ store_close(struct store *st)
 		return;
 	for (i = 0; i < ST_NSTMT; i++)
 		sqlite3_finalize(st->stmt[i]);
+	store_topology_reset(st);
 	/*
 	 * No PRAGMA optimize here: with the statistics it gathers, SQLite
 	 * 3.40 planned joins on the views' computed columns through a Bloom
@@ -660,11 +784,8 @@ store_set_busy_timeout(struct store *st, int ms)
 	return 0;
 }
 
-/*
- * Saving.
- */
-
-static sqlite3_stmt *
+/* Return statement which, prepared once per connection; NULL with err. */
+sqlite3_stmt *
 store_stmt(struct store *st, enum store_stmt which, char *err,
     size_t errlen)
 {
@@ -679,7 +800,8 @@ store_stmt(struct store *st, enum store_stmt which, char *err,
 	return st->stmt[which];
 }
 
-static void
+/* Bind an integer; a failure is noted in st->bind_failed. */
+void
 store_bind_int(struct store *st, sqlite3_stmt *s, int i, int64_t v)
 {
 	if (sqlite3_bind_int64(s, i, v) != SQLITE_OK)
@@ -687,7 +809,7 @@ store_bind_int(struct store *st, sqlite3_stmt *s, int i, int64_t v)
 }
 
 /* Bind text, or NULL when t is NULL; at most maxlen bytes of it. */
-static void
+void
 store_bind_text(struct store *st, sqlite3_stmt *s, int i, const char *t,
     size_t maxlen)
 {
@@ -702,7 +824,8 @@ store_bind_text(struct store *st, sqlite3_stmt *s, int i, const char *t,
 		st->bind_failed = 1;
 }
 
-static void
+/* Bind a blob of len bytes (kept by the caller until the step). */
+void
 store_bind_blob(struct store *st, sqlite3_stmt *s, int i, const void *b,
     int len)
 {
@@ -710,15 +833,16 @@ store_bind_blob(struct store *st, sqlite3_stmt *s, int i, const void *b,
 		st->bind_failed = 1;
 }
 
-static void
+/* Bind NULL. */
+void
 store_bind_null(struct store *st, sqlite3_stmt *s, int i)
 {
 	if (sqlite3_bind_null(s, i) != SQLITE_OK)
 		st->bind_failed = 1;
 }
 
-/* Step a statement that returns no rows, then reset it. */
-static int
+/* Step a statement that returns no rows, then reset it; 0 or -1 with err. */
+int
 store_done(struct store *st, sqlite3_stmt *s, const char *what, char *err,
     size_t errlen)
 {
@@ -738,7 +862,8 @@ store_done(struct store *st, sqlite3_stmt *s, const char *what, char *err,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int
+/* Run one of ST_BEGIN, ST_COMMIT, ST_ROLLBACK; 0 or -1 with err. */
+int
 store_txn(struct store *st, enum store_stmt which, char *err, size_t errlen)
 {
 	sqlite3_stmt *s;
@@ -748,351 +873,13 @@ store_txn(struct store *st, enum store_stmt which, char *err, size_t errlen)
 	return store_done(st, s, store_stmt_sql[which], err, errlen);
 }
 
-static void
+/* Roll back the transaction under way, if any. */
+void
 store_rollback(struct store *st)
 {
 	if (!sqlite3_get_autocommit(st->db) &&
 	    store_txn(st, ST_ROLLBACK, NULL, 0) == -1)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-static void
-store_known_free(struct store_known *k)
-{
-	free(k->network);
-	free(k->postoffice);
-	free(k->serial);
-	memset(k, 0, sizeof(*k));
-}
-
-static char *
-store_column_dup(sqlite3_stmt *s, int col)
-{
-	const unsigned char *t = sqlite3_column_text(s, col);
-
-	return t != NULL ? xstrdup((const char *)t) : NULL;
-}
-
-/* Upsert the location row and read what it knew before this crawl. */
-static int
-store_location(struct store *st, const struct result *r, int64_t t,
-    struct store_known *k, char *err, size_t errlen)
-{
-	sqlite3_stmt *s;
-	const void *raw;
-	int rc = SQLITE_ERROR;
-
-	if ((s = store_stmt(st, ST_LOC_UPSERT, err, errlen)) == NULL)
-		return -1;
-	store_bind_text(st, s, 1, r->unc, SIZE_MAX);
-	store_bind_text(st, s, 2, r->loc.host, SIZE_MAX);
-	store_bind_int(st, s, 3, r->loc.port);
-	store_bind_text(st, s, 4, r->loc.share, SIZE_MAX);
-	store_bind_text(st, s, 5, r->loc.path != NULL ? r->loc.path : "",
-	    SIZE_MAX);
-	store_bind_int(st, s, 6, t);
-	store_bind_text(st, s, 7, result_outcome_name(r->outcome), SIZE_MAX);
-	store_bind_text(st, s, 8, r->error, SIZE_MAX);
-	if (store_done(st, s, "location", err, errlen) == -1)
-		return -1;
-
-	if ((s = store_stmt(st, ST_LOC_GET, err, errlen)) == NULL)
-		return -1;
-	store_bind_text(st, s, 1, r->unc, SIZE_MAX);
-	if (st->bind_failed || (rc = sqlite3_step(s)) != SQLITE_ROW) {
-		errbuf_set(err, errlen, "location: %s", rc == SQLITE_DONE ?
-		    "the row just written is missing" : sqlite3_errmsg(st->db));
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
-		return -1;
-	}
-	memset(k, 0, sizeof(*k));
-	k->id = sqlite3_column_int64(s, 0);
-	k->network = store_column_dup(s, 1);
-	k->postoffice = store_column_dup(s, 2);
-	raw = sqlite3_column_blob(s, 3);
-	if (raw != NULL && sqlite3_column_bytes(s, 3) == PO_SERIAL_LEN) {
-		memcpy(k->serial_raw, raw, PO_SERIAL_LEN);
-		k->identified = 1;
-	}
-	k->serial = store_column_dup(s, 4);
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return 0;
-}
-
-static int
-store_crawl(struct store *st, const struct result *r, int64_t lid,
-    int64_t started, int64_t finished, int64_t *crawl_id, char *err,
-    size_t errlen)
-{
-	const struct po_master *m = &r->master;
-	sqlite3_stmt *s;
-
-	if ((s = store_stmt(st, ST_CRAWL_ADD, err, errlen)) == NULL)
-		return -1;
-	store_bind_int(st, s, 1, lid);
-	store_bind_int(st, s, 2, started);
-	store_bind_int(st, s, 3, finished);
-	store_bind_text(st, s, 4, result_outcome_name(r->outcome), SIZE_MAX);
-	store_bind_text(st, s, 5, r->error, SIZE_MAX);
-	if (r->has_master) {
-		store_bind_text(st, s, 6, m->network, sizeof(m->network));
-		store_bind_text(st, s, 7, m->postoffice,
-		    sizeof(m->postoffice));
-		store_bind_blob(st, s, 8, m->serial_raw, PO_SERIAL_LEN);
-		store_bind_text(st, s, 9, m->serial, sizeof(m->serial));
-		store_bind_text(st, s, 10, po_kind_name(m->kind), SIZE_MAX);
-		store_bind_int(st, s, 11, r->checksum_ok ? 1 : 0);
-		store_bind_int(st, s, 12, (int64_t)r->nroutes);
-	} else {
-		store_bind_null(st, s, 6);
-		store_bind_null(st, s, 7);
-		store_bind_null(st, s, 8);
-		store_bind_null(st, s, 9);
-		store_bind_null(st, s, 10);
-		store_bind_null(st, s, 11);
-		store_bind_null(st, s, 12);
-	}
-	if (store_done(st, s, "crawl", err, errlen) == -1)
-		return -1;
-	*crawl_id = sqlite3_last_insert_rowid(st->db);
-	return 0;
-}
-
-static int
-store_change(struct store *st, int64_t lid, int64_t crawl_id, int64_t t,
-    const char *field, const char *old, const char *new, char *err,
-    size_t errlen)
-{
-	sqlite3_stmt *s;
-
-	if ((s = store_stmt(st, ST_CHANGE_ADD, err, errlen)) == NULL)
-		return -1;
-	store_bind_int(st, s, 1, lid);
-	store_bind_int(st, s, 2, crawl_id);
-	store_bind_int(st, s, 3, t);
-	store_bind_text(st, s, 4, field, SIZE_MAX);
-	store_bind_text(st, s, 5, old, SIZE_MAX);
-	store_bind_text(st, s, 6, new, SIZE_MAX);
-	return store_done(st, s, "postoffice history", err, errlen);
-}
-
-/* Copy a fixed-size, maybe unterminated field into out, terminated. */
-static void
-store_field(char *out, size_t outlen, const char *field, size_t fieldlen)
-{
-	size_t len = strnlen(field, fieldlen);
-
-	if (len >= outlen)
-		len = outlen - 1;
-	memcpy(out, field, len);
-	out[len] = '\0';
-}
-
-/* Record how the identity changed since the last crawl that read one. */
-static int
-store_changes(struct store *st, const struct result *r,
-    const struct store_known *k, int64_t crawl_id, int64_t t, char *err,
-    size_t errlen)
-{
-	const struct po_master *m = &r->master;
-	char oldhex[PO_SERIAL_HEX], newhex[PO_SERIAL_HEX];
-	char now[PO_SERIAL_DISPLAY + PO_NAME_MAX];
-
-	if (!k->identified)
-		return 0;
-	store_field(now, sizeof(now), m->network, sizeof(m->network));
-	if (k->network == NULL || strcmp(k->network, now) != 0) {
-		if (store_change(st, k->id, crawl_id, t, "network", k->network,
-		    now, err, errlen) == -1)
-			return -1;
-	}
-	store_field(now, sizeof(now), m->postoffice, sizeof(m->postoffice));
-	if (k->postoffice == NULL || strcmp(k->postoffice, now) != 0) {
-		if (store_change(st, k->id, crawl_id, t, "postoffice",
-		    k->postoffice, now, err, errlen) == -1)
-			return -1;
-	}
-	if (memcmp(k->serial_raw, m->serial_raw, PO_SERIAL_LEN) == 0)
-		return 0;
-	store_field(now, sizeof(now), m->serial, sizeof(m->serial));
-	if (k->serial != NULL && strcmp(k->serial, now) != 0)
-		return store_change(st, k->id, crawl_id, t, "serial",
-		    k->serial, now, err, errlen);
-	/* The same display form: show the bytes that differ. */
-	po_serial_hex(k->serial_raw, oldhex, sizeof(oldhex));
-	po_serial_hex(m->serial_raw, newhex, sizeof(newhex));
-	return store_change(st, k->id, crawl_id, t, "serial", oldhex, newhex,
-	    err, errlen);
-}
-
-static int
-store_identity(struct store *st, const struct result *r, int64_t lid,
-    int64_t crawl_id, int64_t t, char *err, size_t errlen)
-{
-	const struct po_master *m = &r->master;
-	sqlite3_stmt *s;
-
-	if ((s = store_stmt(st, ST_LOC_IDENTITY, err, errlen)) == NULL)
-		return -1;
-	store_bind_int(st, s, 1, lid);
-	store_bind_text(st, s, 2, m->network, sizeof(m->network));
-	store_bind_text(st, s, 3, m->postoffice, sizeof(m->postoffice));
-	store_bind_blob(st, s, 4, m->serial_raw, PO_SERIAL_LEN);
-	store_bind_text(st, s, 5, m->serial, sizeof(m->serial));
-	store_bind_text(st, s, 6, po_kind_name(m->kind), SIZE_MAX);
-	store_bind_int(st, s, 7, m->flags);
-	store_bind_int(st, s, 8, m->nos_type);
-	store_bind_int(st, s, 9, m->db_version);
-	store_bind_int(st, s, 10, m->product_version);
-	store_bind_int(st, s, 11, r->checksum_ok ? 1 : 0);
-	store_bind_int(st, s, 12, t);
-	store_bind_int(st, s, 13, r->outcome == OUTCOME_OK);
-	store_bind_int(st, s, 14, crawl_id);
-	return store_done(st, s, "identity", err, errlen);
-}
-
-static int
-store_failed(struct store *st, int64_t lid, int64_t crawl_id, char *err,
-    size_t errlen)
-{
-	sqlite3_stmt *s;
-
-	if ((s = store_stmt(st, ST_LOC_FAILED, err, errlen)) == NULL)
-		return -1;
-	store_bind_int(st, s, 1, lid);
-	store_bind_int(st, s, 2, crawl_id);
-	return store_done(st, s, "location", err, errlen);
-}
-
-static int
-store_routes(struct store *st, const struct result *r, int64_t lid,
-    int64_t crawl_id, char *err, size_t errlen)
-{
-	const struct result_route *rt;
-	sqlite3_stmt *s;
-	size_t i;
-
-	if ((s = store_stmt(st, ST_ROUTE_CLEAR, err, errlen)) == NULL)
-		return -1;
-	store_bind_int(st, s, 1, lid);
-	if (store_done(st, s, "routes", err, errlen) == -1)
-		return -1;
-	for (i = 0; i < r->nroutes; i++) {
-		rt = &r->routes[i];
-		if ((s = store_stmt(st, ST_ROUTE_ADD, err, errlen)) == NULL)
-			return -1;
-		store_bind_int(st, s, 1, lid);
-		store_bind_int(st, s, 2, (int64_t)i);
-		store_bind_text(st, s, 3, rt->network, sizeof(rt->network));
-		store_bind_text(st, s, 4, rt->postoffice,
-		    sizeof(rt->postoffice));
-		store_bind_int(st, s, 5, rt->type);
-		store_bind_int(st, s, 6, crawl_id);
-		if (store_done(st, s, "route", err, errlen) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/* Save one result inside the caller's transaction. */
-static int
-store_save_one(struct store *st, const struct result *r, char *err,
-    size_t errlen)
-{
-	struct store_known k;
-	int64_t t, started, crawl_id;
-	int rc = -1;
-
-	if (r->unc == NULL || r->loc.host == NULL || r->loc.share == NULL) {
-		errbuf_set(err, errlen, "a crawl result without its location");
-		return -1;
-	}
-	if ((unsigned)r->outcome >= OUTCOME_COUNT) {
-		errbuf_set(err, errlen, "crawl outcome %d is not known",
-		    (int)r->outcome);
-		return -1;
-	}
-	if (r->nroutes > 0 && r->routes == NULL) {
-		errbuf_set(err, errlen, "%zu routes without an array",
-		    r->nroutes);
-		return -1;
-	}
-	/* A crawl is dated by when it finished, i.e. when it was known. */
-	t = r->finished_us != 0 ? r->finished_us :
-	    r->started_us != 0 ? r->started_us : clock_wall_us();
-	started = r->started_us != 0 ? r->started_us : t;
-
-	if (store_location(st, r, t, &k, err, errlen) == -1)
-		return -1;
-	if (store_crawl(st, r, k.id, started, t, &crawl_id, err, errlen) == -1)
-		goto out;
-	if (r->has_master) {
-		if (store_changes(st, r, &k, crawl_id, t, err, errlen) == -1 ||
-		    store_identity(st, r, k.id, crawl_id, t, err,
-		    errlen) == -1)
-			goto out;
-		if ((r->outcome == OUTCOME_OK ||
-		    (r->outcome == OUTCOME_MALFORMED && r->nroutes > 0)) &&
-		    store_routes(st, r, k.id, crawl_id, err, errlen) == -1)
-			goto out;
-	} else if (store_failed(st, k.id, crawl_id, err, errlen) == -1)
-		goto out;
-	rc = 0;
-out:
-	store_known_free(&k);
-	return rc;
-}
-
-/* Save n results in one transaction, as store_save() would one by one. */
-int
-store_save_batch(struct store *st, const struct result *v, size_t n,
-    char *err, size_t errlen)
-{
-	char msg[512];
-	size_t i;
-
-	if (!(st->flags & STORE_RDWR)) {
-		errbuf_set(err, errlen, "cannot save: the database is open "
-		    "read-only");
-		return -1;
-	}
-	if (store_txn(st, ST_BEGIN, msg, sizeof(msg)) == -1) {
-		errbuf_set(err, errlen, "save: %s", msg);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		if (store_save_one(st, &v[i], msg, sizeof(msg)) == -1) {
-			if (n == 1)
-				errbuf_set(err, errlen, "save %s: %s",
-				    store_nz(v[i].unc), msg);
-			else
-				errbuf_set(err, errlen, "save %s (result %zu "
-				    "of %zu): %s", store_nz(v[i].unc),
-				    i + 1, n, msg);
-			store_rollback(st);
-			return -1;
-		}
-	}
-	if (store_txn(st, ST_COMMIT, msg, sizeof(msg)) == -1) {
-		errbuf_set(err, errlen, "save: %s", msg);
-		store_rollback(st);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Save one crawl result in one BEGIN IMMEDIATE transaction: the location, a
- * crawl row, identity changes as postoffice_history rows, the identity
- * itself and the routes (see store.c for what a failed crawl keeps).
- */
-int
-store_save(struct store *st, const struct result *r, char *err,
-    size_t errlen)
-{
-	return store_save_batch(st, r, 1, err, errlen);
 }
 
 /*

@@ -121,4 +121,105 @@ int		 store_query_params(struct store *st, const char *sql,
 		    const char *const *params, int nparams, store_row_fn *row,
 		    void *arg, char *err, size_t errlen);
 
+/* Return the crawls saved as counts only (addresses that never answered). */
+uint64_t	 store_silent_crawls(const struct store *st);
+
+/*
+ * Rule runs (store_alert.c): the SQL rules.c needs, which keeps what the
+ * alerts mean.
+ */
+
+#define STORE_TIMEOUT	(-2)	/* a rule query met its time limit */
+
+/* One open alert, as a rule run loads it. */
+struct store_alert {
+	int64_t		 id;
+	char		*key;
+	char		*message;
+	int		 severity;		/* LOG_* */
+	int64_t		 last_notified_us;	/* or when it was raised */
+};
+
+/* A named integer parameter of a rule query (":unreachable_after"). */
+struct store_param {
+	const char	*name;
+	int64_t		 value;
+};
+
+/* One row of a rule query: key, message, severity (NULL), all columns. */
+struct store_finding {
+	const char		*key;
+	const char		*message;
+	const char		*severity;
+	size_t			 ncols;
+	const char *const	*names;
+	const char *const	*values;	/* NULL for a NULL column */
+};
+
+/* Called for each finding; return non-zero to stop. */
+typedef int	 store_finding_fn(void *arg, const struct store_finding *f);
+
+/* Begin a rule run: BEGIN IMMEDIATE, and a fresh route graph.  0 or -1. */
+int		 store_rules_begin(struct store *st, char *err, size_t errlen);
+
+/* Commit the rule run; on failure it is rolled back.  0 or -1. */
+int		 store_rules_commit(struct store *st, char *err, size_t errlen);
+
+/* Undo the rule run. */
+void		 store_rules_rollback(struct store *st);
+
+/* Load the open alerts of rule, sorted by key.  0 or -1. */
+int		 store_alerts_open(struct store *st, const char *rule,
+		    struct store_alert **v, size_t *n, char *err,
+		    size_t errlen);
+
+/* Find the open alert of key in v[0..n) (from store_alerts_open), or NULL. */
+struct store_alert *store_alerts_find(struct store_alert *v, size_t n,
+		    const char *key);
+
+/* Free what store_alerts_open() returned. */
+void		 store_alerts_free(struct store_alert *v, size_t n);
+
+/* Return the names of the rules with open alerts.  0 or -1. */
+int		 store_alert_rules(struct store *st, char ***names, size_t *n,
+		    char *err, size_t errlen);
+
+/*
+ * Open a new alert and set *id.  Returns 0, 1 if an open alert of rule
+ * and key exists already, or -1.
+ */
+int		 store_alert_raise(struct store *st, const char *rule,
+		    int severity, const char *key, const char *message,
+		    int64_t now_us, int64_t *id, char *err, size_t errlen);
+
+/*
+ * An open alert was found again at now_us: its message and severity are
+ * now these; with notified, it was sent again (updated or repeated).
+ */
+int		 store_alert_seen(struct store *st, int64_t id, int64_t now_us,
+		    int severity, const char *message, int notified, char *err,
+		    size_t errlen);
+
+/* Clear an open alert at now_us.  0 or -1. */
+int		 store_alert_clear(struct store *st, int64_t id, int64_t now_us,
+		    char *err, size_t errlen);
+
+/*
+ * Check that sql is one read-only statement returning columns key and
+ * message.  Returns 0, or -1 with the reason in err.
+ */
+int		 store_rule_check(struct store *st, const char *sql, char *err,
+		    size_t errlen);
+
+/*
+ * Run the rule query sql, binding each parameter of params[0..nparams)
+ * that it names, and call fn for each row until fn returns non-zero.  The
+ * query is stopped after limit_ms (0: no limit).  Returns 0, STORE_TIMEOUT
+ * when the limit stopped it, or -1 with err.
+ */
+int		 store_rule_run(struct store *st, const char *sql,
+		    const struct store_param *params, size_t nparams,
+		    int64_t limit_ms, store_finding_fn *fn, void *arg,
+		    char *err, size_t errlen);
+
 #endif

@@ -266,3 +266,103 @@ SELECT	h.id, l.location,
 	h.field, h.old, h.new
 FROM	identity_change h JOIN location l ON l.id = h.location_id
 ORDER BY h.id;
+
+-- migration 5
+-- Locations have a lifecycle and a key.  key is the location as SMB tells
+-- locations apart (maildat_key(): host and names case-folded the way code
+-- page 850 folds them, the default port, one spelling of an IPv6 address);
+-- one active location per key.  A location no longer configured, or no
+-- longer found, or failing for retire_after, is retired: it keeps its
+-- history but drops out of postoffices and the rules.  Rows that the new
+-- key makes one location (\\H\Maildat$ and \\H\MAILDAT$) are merged by
+-- retiring all but the one crawled last.  address_key is NET/PO folded
+-- the same way, which upper() (ASCII only) did not.  silent_crawls counts
+-- crawls of an address that never answered, summarised on the location
+-- instead of stored one a round.  credential_state keeps the lockout
+-- guard's suspensions.  The foreign keys that pruning deletes through get
+-- indexes; crawl_outcome, which nothing used, goes.
+ALTER TABLE location ADD COLUMN key TEXT;
+ALTER TABLE location ADD COLUMN state TEXT NOT NULL DEFAULT 'active'
+    CHECK (state IN ('active', 'retired'));
+ALTER TABLE location ADD COLUMN retired_us INTEGER;
+ALTER TABLE location ADD COLUMN address_key TEXT;
+ALTER TABLE location ADD COLUMN silent_crawls INTEGER NOT NULL DEFAULT 0;
+-- The latest change of the serial (serial-changed reads it, not history).
+ALTER TABLE location ADD COLUMN serial_change_id INTEGER
+    REFERENCES identity_change (id) ON DELETE SET NULL;
+
+UPDATE location SET key = maildat_key(host, port, share, path),
+    address_key = CASE WHEN serial_raw IS NULL THEN NULL
+	ELSE maildat_upper(network || '/' || postoffice) END,
+    serial_change_id = (SELECT max(h.id) FROM identity_change h
+	WHERE h.location_id = location.id AND h.field = 'serial'),
+    last_crawl_id = coalesce(last_crawl_id, (SELECT max(c.id) FROM crawl c
+	WHERE c.location_id = location.id));
+UPDATE location SET state = 'retired', retired_us = last_crawled_us
+WHERE id NOT IN (
+	SELECT id FROM (
+		SELECT id, row_number() OVER (PARTITION BY key
+		    ORDER BY last_crawled_us DESC, id DESC) AS n
+		FROM location)
+	WHERE n = 1);
+
+CREATE UNIQUE INDEX location_key ON location (key) WHERE state = 'active';
+-- The duplicate rules group the identified active locations both ways.
+DROP INDEX location_address;
+CREATE INDEX location_serial_address ON location (serial_raw, address_key)
+    WHERE state = 'active' AND serial_raw IS NOT NULL;
+CREATE INDEX location_address_serial ON location (address_key, serial_raw)
+    WHERE state = 'active' AND serial_raw IS NOT NULL;
+DROP INDEX crawl_outcome;
+CREATE INDEX route_crawl ON route (crawl_id);
+CREATE INDEX identity_change_crawl ON identity_change (crawl_id);
+CREATE INDEX location_last_crawl ON location (last_crawl_id);
+-- Whether an address ever answered (store_save.c).
+CREATE INDEX location_host ON location (host, port);
+
+CREATE TABLE credential_state (
+	name		TEXT PRIMARY KEY,	-- the [credentials] section
+	fingerprint	TEXT NOT NULL,		-- of its account and settings
+	account		TEXT NOT NULL,		-- DOMAIN\user, for messages
+	failures	INTEGER NOT NULL,	-- logons refused in a row
+	hosts		TEXT NOT NULL,		-- that refused them
+	status		TEXT,			-- the last refusal's NT status
+	suspended_us	INTEGER NOT NULL
+);
+
+DROP VIEW postoffices;
+CREATE VIEW postoffices AS
+SELECT	l.location, l.host, l.port, l.share, l.path,
+	l.network, l.postoffice, l.network || '/' || l.postoffice AS address,
+	l.serial, lower(hex(l.serial_raw)) AS serial_raw, l.kind,
+	strftime('%Y-%m-%dT%H:%M:%SZ', l.first_seen_us / 1000000, 'unixepoch')
+	    AS first_seen,
+	strftime('%Y-%m-%dT%H:%M:%SZ', l.last_seen_us / 1000000, 'unixepoch')
+	    AS last_seen,
+	l.last_outcome, l.last_error,
+	strftime('%Y-%m-%dT%H:%M:%SZ', l.last_ok_us / 1000000, 'unixepoch')
+	    AS last_ok,
+	strftime('%Y-%m-%dT%H:%M:%SZ', l.last_crawled_us / 1000000,
+	    'unixepoch') AS last_crawled,
+	l.failures,
+	l.checksum_ok, l.flags, l.product_version,
+	l.address_key
+FROM	location l
+WHERE	l.serial_raw IS NOT NULL AND l.state = 'active';
+
+DROP VIEW locations;
+CREATE VIEW locations AS
+SELECT	l.location, l.host, l.port, l.share, l.path,
+	l.serial_raw IS NOT NULL AS identified,
+	CASE WHEN l.serial_raw IS NULL THEN NULL
+	    ELSE l.network || '/' || l.postoffice END AS address,
+	l.serial, l.kind, l.last_outcome, l.last_error,
+	strftime('%Y-%m-%dT%H:%M:%SZ', l.last_crawled_us / 1000000,
+	    'unixepoch') AS last_crawled,
+	l.failures, l.checksum_ok, l.state,
+	strftime('%Y-%m-%dT%H:%M:%SZ', l.retired_us / 1000000, 'unixepoch')
+	    AS retired,
+	strftime('%Y-%m-%dT%H:%M:%SZ', l.first_crawled_us / 1000000,
+	    'unixepoch') AS first_crawled,
+	l.silent_crawls
+FROM	location l;

@@ -91,8 +91,11 @@ _mounts = []                    # tmpfs mounts to undo
 # ---------------------------------------------------------------------------
 
 def status_total(st):
-    """The crawls the daemon counted since start (all outcomes)."""
-    return sum(int(st.get('crawls_' + o, 0)) for o in OUTCOMES)
+    """The crawls the daemon counted since start (all outcomes) that make
+    crawl rows: less those of addresses that never answered, which the
+    store only counts on their location (results_summarised)."""
+    return sum(int(st.get('crawls_' + o, 0)) for o in OUTCOMES) - \
+        int(st.get('results_summarised', 0))
 
 
 def worker_deaths(log):

@@ -370,7 +370,9 @@ def case_views_first_scan():
             'last_ok': iso(r.get('last_seen_us', 0)),
             'last_crawled': iso(r.get('last_seen_us', 0)),
             'failures': 0, 'checksum_ok': 1, 'flags': e['flags'],
-            'product_version': 2})
+            'product_version': 2,
+            'address_key': ('%s/%s' % (e['network'], e['postoffice'])
+                            ).upper()})
     t.eq(rows, want, 'postoffices: every column of the four postoffices')
     for name in sorted(ESTATE):
         r = raw[loc(name)]
@@ -462,7 +464,10 @@ def case_views_first_scan():
             'serial': e['serial'], 'kind': e['kind'], 'last_outcome': 'ok',
             'last_error': None,
             'last_crawled': iso(raw[loc(name)]['last_crawled_us']),
-            'failures': 0, 'checksum_ok': 1})
+            'failures': 0, 'checksum_ok': 1, 'state': 'active',
+            'retired': None,
+            'first_crawled': iso(raw[loc(name)]['first_crawled_us']),
+            'silent_crawls': 0})
     for path, share, error in (
             ('EMPTY', 'MAILDAT$', 'no GLB\\MASTER.GLB here or one folder '
              'down'),
@@ -475,7 +480,10 @@ def case_views_first_scan():
             'serial': None, 'kind': None, 'last_outcome': 'not-postoffice',
             'last_error': error,
             'last_crawled': iso(raw[where]['last_crawled_us']),
-            'failures': 1, 'checksum_ok': None})
+            'failures': 1, 'checksum_ok': None, 'state': 'active',
+            'retired': None,
+            'first_crawled': iso(raw[where]['first_crawled_us']),
+            'silent_crawls': 0})
     want.sort(key=lambda r: r['location'])
     t.eq(sql(DB, 'SELECT * FROM locations ORDER BY location'), want,
          'locations: every location crawled, identified or not')

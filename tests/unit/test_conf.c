@@ -332,8 +332,8 @@ test_full_example(void **state)
 	assert_int_equal(t->timeout_ms, 45000);			/* global */
 	assert_int_equal(t->discover, 1);
 
-	/* The six built-in rules first, then the user rule. */
-	assert_int_equal(c->nrules, 7);
+	/* The nine built-in rules first, then the user rule. */
+	assert_int_equal(c->nrules, CONF_NBUILTIN_RULES + 1);
 	r = conf_find_rule(c, "duplicate-serial");
 	assert_ptr_equal(r, &c->rules[0]);
 	assert_int_equal(r->builtin, 1);
@@ -349,7 +349,7 @@ test_full_example(void **state)
 	assert_int_equal(r->renotify_ms, 0);
 	assert_int_equal(r->line, 0);
 	r = conf_find_rule(c, "connector-serial");
-	assert_ptr_equal(r, &c->rules[6]);
+	assert_ptr_equal(r, &c->rules[CONF_NBUILTIN_RULES]);
 	assert_int_equal(r->builtin, 0);
 	assert_int_equal(r->enabled, 1);
 	assert_int_equal(r->severity, LOG_NOTICE);
@@ -375,6 +375,9 @@ test_defaults(void **state)
 		{ "serial-changed", LOG_WARNING },
 		{ "unreachable", LOG_WARNING },
 		{ "malformed", LOG_WARNING },
+		{ "credentials-suspended", LOG_ERR },
+		{ "postoffice-moved", LOG_NOTICE },
+		{ "rule-failed", LOG_ERR },
 	};
 	struct conf *c;
 	size_t i;
@@ -398,6 +401,11 @@ test_defaults(void **state)
 	assert_int_equal(c->renotify_ms, 24 * 3600 * 1000);
 	assert_int_equal(c->backoff_max_ms, 3600 * 1000);
 	assert_int_equal(c->lockout_after, 3);
+	assert_int_equal(c->retention_ms, 90LL * 24 * 3600 * 1000);
+	assert_int_equal(c->alert_retention_ms, 365LL * 24 * 3600 * 1000);
+	assert_int_equal(c->retire_after_ms, 30LL * 24 * 3600 * 1000);
+	assert_int_equal(c->rules_interval_ms, 60 * 1000);
+	assert_int_equal(c->rule_timeout_ms, 10 * 1000);
 	assert_null(c->smb_conf);
 	assert_int_equal(c->ncreds, 0);
 	assert_int_equal(c->ntargets, 0);

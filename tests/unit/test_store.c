@@ -41,6 +41,7 @@ static int	 dbcount;
 struct res {
 	struct result r;
 	char		 location[128];
+	char		 key[128];
 	char		 host[32];
 	char		 share[32];
 	char		 path[32];
@@ -97,6 +98,18 @@ open_new(char *path, size_t pathlen)
 	return st;
 }
 
+/* Set x's key from its host, share and path, as location_key() does. */
+static void
+setkey(struct res *x)
+{
+	struct location l = { x->host, 0, x->share, x->path, 0 };
+	char *k = location_key(&l);
+
+	snprintf(x->key, sizeof(x->key), "%s", k);
+	free(k);
+	x->r.key = x->key;
+}
+
 /* Fill a result for \\host\share, found or not, at time t. */
 static void
 mkres(struct res *x, const char *host, const char *share,
@@ -110,6 +123,7 @@ mkres(struct res *x, const char *host, const char *share,
 	snprintf(x->share, sizeof(x->share), "%s", share);
 	snprintf(x->location, sizeof(x->location), "\\\\%s\\%s", host, share);
 	x->r.unc = x->location;
+	setkey(x);
 	x->r.loc.host = x->host;
 	x->r.loc.share = x->share;
 	x->r.loc.path = x->path;
@@ -237,7 +251,7 @@ static void
 test_embedded(void **state)
 {
 	(void)state;
-	assert_int_equal(store_nmigrations, 4);
+	assert_int_equal(store_nmigrations, 5);
 	assert_int_equal(strncmp(store_migrations[0], "-- migration 1\n", 15),
 	    0);
 	assert_int_equal(strncmp(store_migrations[1], "-- migration 2\n", 15),
@@ -487,13 +501,29 @@ test_never_postoffice(void **state)
 	mkres(&x, "h", "public", OUTCOME_NOT_POSTOFFICE, NULL, NULL, NULL, T0);
 	x.r.error = "no GLB\\MASTER.GLB";
 	save(st, &x);
+	/* An address that never answered: counted, not a crawl row a round. */
 	mkres(&x, "dead", "s", OUTCOME_UNREACHABLE, NULL, NULL, NULL, T0);
 	save(st, &x);
+	mkres(&x, "dead", "s", OUTCOME_UNREACHABLE, NULL, NULL, NULL, T0 + MIN);
+	save(st, &x);
+	assert_int_equal(store_silent_crawls(st), 2);
 	assert_string_equal(Q(st, "SELECT count(*) FROM postoffices"), "0");
 	assert_string_equal(Q(st, "SELECT location, outcome, error FROM "
 	    "crawls ORDER BY id"),
-	    "\\\\h\\public|not-postoffice|no GLB\\MASTER.GLB\n"
-	    "\\\\dead\\s|unreachable|NULL");
+	    "\\\\h\\public|not-postoffice|no GLB\\MASTER.GLB");
+	assert_string_equal(Q(st, "SELECT silent_crawls, last_outcome, "
+	    "first_crawled, last_crawled FROM locations WHERE location = "
+	    "'\\\\dead\\s'"), "2|unreachable|2026-11-24T02:39:27Z|"
+	    "2026-11-24T02:40:27Z");
+	/* Once it answers, its crawls are rows like any other. */
+	mkres(&x, "dead", "s", OUTCOME_ACCESS_DENIED, NULL, NULL, NULL,
+	    T0 + 2 * MIN);
+	save(st, &x);
+	mkres(&x, "dead", "s", OUTCOME_UNREACHABLE, NULL, NULL, NULL,
+	    T0 + 3 * MIN);
+	save(st, &x);
+	assert_string_equal(Q(st, "SELECT outcome FROM crawls WHERE location "
+	    "= '\\\\dead\\s' ORDER BY id"), "access-denied\nunreachable");
 	/* Found later: it appears, first_seen is when it was found. */
 	mkres(&x, "h", "public", OUTCOME_OK, "N", "P", "12-34567", T0 + MIN);
 	save(st, &x);
@@ -877,7 +907,7 @@ static const char *const refused_sql[][2] = {
 	    "query refused: read-only access; DROP is not allowed (it would "
 	    "change the schema)" },
 	{ "DROP VIEW postoffices", "DROP is not allowed" },
-	{ "DROP INDEX crawl_outcome", "DROP is not allowed" },
+	{ "DROP INDEX crawl_location", "DROP is not allowed" },
 	{ "CREATE TABLE x (a)",
 	    "query refused: read-only access; CREATE is not allowed (it would "
 	    "change the schema)" },
@@ -1016,7 +1046,7 @@ test_query_allowed(void **state)
 	    "id,location,started,finished,outcome,error,network,postoffice,"
 	    "address,serial,serial_raw,checksum_ok");
 	Q(qs, "PRAGMA table_info(postoffices)");
-	assert_int_equal(rows.n, 21);
+	assert_int_equal(rows.n, 22);
 	assert_string_equal(Q(qs, "SELECT count(*) FROM "
 	    "pragma_table_list WHERE name = 'alerts'"), "1");
 	assert_string_equal(Q(qs, "PRAGMA user_version"), latest_version());
