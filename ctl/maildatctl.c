@@ -88,6 +88,10 @@ usage(int status)
 "  status              ask the running daemon how it is doing\n"
 "  reload              make the daemon reload its configuration\n"
 "  crawl [TARGET]      make the daemon crawl now (all targets, or one)\n"
+"  resume CREDENTIALS  lift the lockout guard's suspension of a\n"
+"                      [credentials] section (after fixing its password)\n"
+"  forget LOCATION     retire a location the configuration no longer names\n"
+"                      (\\\\host\\share\\path or smb://host/share/path)\n"
 "\n"
 "options (before or after the command):\n"
 "  -c, --config FILE   read database and control_socket from the daemon's\n"
@@ -762,6 +766,17 @@ main(int argc, char **argv)
 	else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reload") == 0) {
 		ctl_needs_args(cmd, argc, 0);
 		rc = ctl_daemon(&o, cmd);
+	} else if (strcmp(cmd, "resume") == 0 || strcmp(cmd, "forget") == 0) {
+		char line[1024];	/* the daemon's CONTROL_MAX_LINE */
+
+		ctl_needs_args(cmd, argc, 1);
+		if (snprintf(line, sizeof(line), "%s %s", cmd, argv[0]) >=
+		    (int)sizeof(line) || strchr(argv[0], '\n') != NULL) {
+			fprintf(stderr, "maildatctl: %s: the argument is too "
+			    "long or holds a newline\n", cmd);
+			usage(CTL_EXIT_USAGE);
+		}
+		rc = ctl_daemon(&o, line);
 	} else if (strcmp(cmd, "crawl") == 0) {
 		char line[256];
 

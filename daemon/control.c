@@ -198,9 +198,22 @@ control_command(char *line, struct evbuffer *out)
 		else
 			evbuffer_add_printf(out, "ok\n%d location%s due now\n",
 			    n, n == 1 ? "" : "s");
+	} else if (strcmp(line, "resume") == 0 && arg != NULL) {
+		if (sched_resume(arg) == -1)
+			evbuffer_add_printf(out, "error: credentials %s are not "
+			    "suspended\n", arg);
+		else
+			evbuffer_add_printf(out, "ok\ncredentials %s resumed; "
+			    "their locations are due now\n", arg);
+	} else if (strcmp(line, "forget") == 0 && arg != NULL) {
+		if (sched_forget(arg, msg, sizeof(msg)) == -1)
+			evbuffer_add_printf(out, "error: %s\n", msg);
+		else
+			evbuffer_add_printf(out, "ok\n%s\n", msg);
 	} else
 		evbuffer_add_printf(out, "error: unknown command (status, "
-		    "reload, crawl [TARGET])\n");
+		    "reload, crawl [TARGET], resume CREDENTIALS, forget "
+		    "LOCATION)\n");
 }
 
 /* Accept again, after descriptors ran out or the clients were too many. */

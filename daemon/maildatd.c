@@ -52,7 +52,7 @@
 #include "xmalloc.h"
 
 #define EXIT_CONFIG	2	/* bad configuration or startup failure */
-#define MAILDATD_BUSY_MS 2000	/* SQLite busy timeout (the recorder's) */
+#define MAILDATD_REOPEN_MS 10000	/* between tries to reopen the database */
 
 /* The state of the daemon as a whole; its parts keep their own. */
 static struct {
@@ -64,10 +64,11 @@ static struct {
 	uint64_t		 once_rules;	/* --once: the last rule run */
 	time_t			 started;	/* wall clock */
 	int64_t			 started_ms;	/* monotonic, for the uptime */
+	int64_t			 rules_ms;	/* monotonic: last rule run asked */
 } md;
 
 static struct event	*ev_sigterm, *ev_sigint, *ev_sighup, *ev_sigchld;
-static struct event	*ev_stopcheck;
+static struct event	*ev_stopcheck, *ev_rules, *ev_reopen;
 static int		 pidfile_fd = -1;
 static const char	*pidfile_path;
 
@@ -119,6 +120,34 @@ maildatd_stop(void)
 	evtimer_add(ev_stopcheck, &tv);
 }
 
+/*
+ * Ask for a rule run (force: even if nothing was written since the last)
+ * and arm the timer for the next: the rules run at most once per
+ * rules_interval, after a round if one is due then, else when the timer
+ * fires; the recorder skips a run that has nothing new to see.
+ */
+static uint64_t
+maildatd_rules_run(int force)
+{
+	int64_t ms = reload_conf()->rules_interval_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	md.rules_ms = clock_mono_ms();
+	evtimer_add(ev_rules, &tv);
+	return recorder_run_rules(clock_wall_us(), force);
+}
+
+/* The rules timer: rules_interval has passed since the last run. */
+static void
+maildatd_rules_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!md.stopping)
+		maildatd_rules_run(0);
+}
+
 /* sched: a round is over; the rules run over what it found. */
 static void
 maildatd_round_done(const struct sched_round *r, void *arg)
@@ -126,11 +155,41 @@ maildatd_round_done(const struct sched_round *r, void *arg)
 	uint64_t seq;
 
 	(void)arg;
-	seq = recorder_run_rules(clock_wall_us());
-	if (md.once && r->all_crawled && md.once_rules == 0) {
-		md.exit_status = r->failed > 0 ? 1 : 0;
-		md.once_rules = seq;
+	if (md.once) {
+		seq = maildatd_rules_run(1);
+		if (r->all_crawled && md.once_rules == 0) {
+			md.exit_status = r->failed > 0 ? 1 : 0;
+			md.once_rules = seq;
+		}
+	} else if (md.rules_ms == 0 || clock_mono_ms() - md.rules_ms >=
+	    reload_conf()->rules_interval_ms)
+		maildatd_rules_run(0);
+}
+
+/* Try to open the database anew; again later if that fails. */
+static void
+maildatd_reopen(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { MAILDATD_REOPEN_MS / 1000, 0 };
+	char err[512];
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (reload_reopen(err, sizeof(err)) == -1) {
+		log_warnx("database cannot be opened anew (trying again in "
+		    "%ds): %s", MAILDATD_REOPEN_MS / 1000, err);
+		evtimer_add(ev_reopen, &tv);
 	}
+}
+
+/* recorder: the database file was deleted or replaced under the store. */
+static void
+maildatd_db_replaced(void *arg)
+{
+	(void)arg;
+	if (!evtimer_pending(ev_reopen, NULL))
+		maildatd_reopen(-1, 0, NULL);
 }
 
 /* recorder: a rule run is done; send its alerts. */
@@ -175,11 +234,18 @@ maildatd_status(struct evbuffer *out, void *arg)
 	    pool_queued(), (unsigned long long)pool_jobs_done(),
 	    (unsigned long long)pool_replaced());
 	recorder_stats(&rs);
-	evbuffer_add_printf(out, "results_queued: %zu\nresults_written: %llu\n"
-	    "results_summarised: %llu\nrule_runs: %llu\n"
-	    "last_rules_ms: %lld\ncontrol_clients: %d\n", rs.queued,
+	evbuffer_add_printf(out, "results_queued: %zu\nresults_held: %zu\n"
+	    "results_written: %llu\nresults_summarised: %llu\n"
+	    "rule_runs: %llu\nrule_runs_skipped: %llu\n"
+	    "last_rules_ms: %lld\nrows_pruned: %llu\nprune_passes: %llu\n"
+	    "locations_retired: %llu\ndatabase_replaced: %llu\n"
+	    "control_clients: %d\n", rs.queued, rs.held,
 	    (unsigned long long)rs.written, (unsigned long long)rs.summarised,
-	    (unsigned long long)rs.rule_runs, (long long)rs.last_rules_ms,
+	    (unsigned long long)rs.rule_runs,
+	    (unsigned long long)rs.rule_runs_skipped,
+	    (long long)rs.last_rules_ms, (unsigned long long)rs.pruned,
+	    (unsigned long long)rs.prune_passes,
+	    (unsigned long long)rs.retired, (unsigned long long)rs.replaced,
 	    control_clients());
 	sched_status(out);
 }
@@ -386,6 +452,37 @@ maildatd_rules_free(struct rules *rs)
 	}
 }
 
+static void
+maildatd_suspension(void *arg, const struct store_suspension *sp)
+{
+	(void)arg;
+	sched_restore_suspension(sp);
+}
+
+/*
+ * Before the recorder takes the database: make it give freed pages back
+ * (a file from before that needs one VACUUM), and bring back the lockout
+ * guard's suspensions.
+ */
+static void
+maildatd_db_prepare(struct store *st)
+{
+	char err[512];
+	int converted;
+	int64_t t0 = clock_mono_ms();
+
+	if (store_incremental_vacuum(st, &converted, err, sizeof(err)) == -1)
+		log_warnx("database: cannot turn on incremental vacuum (the "
+		    "file will not shrink after pruning): %s", err);
+	else if (converted)
+		log_info("database: converted to incremental vacuum in %lld ms",
+		    (long long)(clock_mono_ms() - t0));
+	if (store_suspensions(st, maildatd_suspension, NULL, err,
+	    sizeof(err)) == -1)
+		log_warnx("database: cannot read the lockout suspensions: %s",
+		    err);
+}
+
 /* Run the daemon, a crawl worker (--worker) or a configuration check (-n). */
 int
 main(int argc, char **argv)
@@ -393,6 +490,9 @@ main(int argc, char **argv)
 	struct control_hooks ch = { maildatd_status, maildatd_reload,
 	    maildatd_stopping, NULL };
 	struct sched_hooks sh = { maildatd_round_done, NULL };
+	struct recorder_hooks rh = { maildatd_rules_done, maildatd_db_replaced,
+	    NULL };
+	struct recorder_policy pol;
 	struct safefile_ids ids;
 	struct passwd *pw = NULL;
 	struct conf *c;
@@ -516,12 +616,6 @@ main(int argc, char **argv)
 	if (store_open(c->database, STORE_RDWR | STORE_CREATE, &st, err,
 	    sizeof(err)) == -1)
 		fatalx("%s", err);
-	/*
-	 * The daemon is the only writer and WAL readers never block it: a
-	 * lock means an outside writer.  The recorder waits a while, then
-	 * holds the results and tries again later.
-	 */
-	store_set_busy_timeout(st, MAILDATD_BUSY_MS);
 
 	/* Every start-up error so far went to stderr; from here, syslog. */
 	if (!debug)
@@ -557,8 +651,10 @@ main(int argc, char **argv)
 	ev_sighup = evsignal_new(md.base, SIGHUP, maildatd_signal, NULL);
 	ev_sigchld = evsignal_new(md.base, SIGCHLD, maildatd_signal, NULL);
 	ev_stopcheck = evtimer_new(md.base, maildatd_stopcheck, NULL);
+	ev_rules = evtimer_new(md.base, maildatd_rules_timer, NULL);
+	ev_reopen = evtimer_new(md.base, maildatd_reopen, NULL);
 	if (!ev_sigterm || !ev_sigint || !ev_sighup || !ev_sigchld ||
-	    !ev_stopcheck)
+	    !ev_stopcheck || !ev_rules || !ev_reopen)
 		fatalx("evsignal_new");
 	evsignal_add(ev_sigterm, NULL);
 	evsignal_add(ev_sigint, NULL);
@@ -575,9 +671,11 @@ main(int argc, char **argv)
 		wargv[wargc++] = (char *)"-v";
 	wargv[wargc] = NULL;
 
+	maildatd_db_prepare(st);
 	reload_init(conf_path, c, lockfd);
 	alert_init(md.base, sk);
-	recorder_start(md.base, st, rs, maildatd_rules_done, NULL);
+	reload_recorder_policy(&pol);
+	recorder_start(md.base, st, rs, &pol, &rh);
 	pool_init(md.base, self, wargv, rundir);
 	pool_configure(c->workers, c->jobs_per_worker);
 	probe_init(md.base, md.dns);
@@ -606,6 +704,8 @@ main(int argc, char **argv)
 	event_free(ev_sighup);
 	event_free(ev_sigchld);
 	event_free(ev_stopcheck);
+	event_free(ev_rules);
+	event_free(ev_reopen);
 	if (md.dns != NULL)
 		evdns_base_free(md.dns, 0);
 	event_base_free(md.base);

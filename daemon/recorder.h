@@ -26,6 +26,7 @@ struct results;
 struct rules;
 struct rules_events;
 struct store;
+struct store_suspension;
 
 #define RECORDER_HELD_MAX	100000	/* results held while writes fail */
 
@@ -37,6 +38,25 @@ struct store;
 typedef void	recorder_events_fn(const struct rules_events *ev, int ok,
 		    uint64_t seq, void *arg);
 
+/* How the recorder keeps the database's size (from the configuration). */
+struct recorder_policy {
+	int64_t		 retention_ms;		/* crawl rows; 0: for ever */
+	int64_t		 alert_retention_ms;	/* cleared alerts; 0: for ever */
+	int64_t		 retire_after_ms;	/* failing locations; 0: never */
+};
+
+/* What the recorder tells the loop, called on the loop. */
+struct recorder_hooks {
+	recorder_events_fn	*events;	/* a rule run is done */
+	/*
+	 * The database file was deleted or replaced under the store: the
+	 * recorder holds every result until recorder_set_store() gives it
+	 * one opened anew.
+	 */
+	void			(*replaced)(void *arg);
+	void			*arg;
+};
+
 /* What status shows of the recorder. */
 struct recorder_stats {
 	size_t		 queued;	/* submitted, not yet written */
@@ -45,16 +65,37 @@ struct recorder_stats {
 	uint64_t	 summarised;	/* of those, counted on their location
 					   only (never answered) */
 	uint64_t	 rule_runs;	/* rule runs finished */
+	uint64_t	 rule_runs_skipped; /* asked for, nothing new to see */
+	uint64_t	 pruned;	/* rows deleted by retention */
+	uint64_t	 retired;	/* locations retired as failing */
+	uint64_t	 prune_passes;	/* finished */
+	uint64_t	 replaced;	/* times the file was found replaced */
 	int64_t		 last_rules_ms;	/* how long the last one took */
 };
 
 /*
  * Start the recorder on st (it takes the store; the loop must not use it
- * again) with rules rs (taken too; NULL: none).  events is called on base
- * after each rule run.  Exits on failure to start the thread.
+ * again) with rules rs (taken too; NULL: none) and policy pol; hooks
+ * (copied) are called on base.  Exits on failure to start the thread.
  */
 void	recorder_start(struct event_base *base, struct store *st,
-	    struct rules *rs, recorder_events_fn *events, void *arg);
+	    struct rules *rs, const struct recorder_policy *pol,
+	    const struct recorder_hooks *hooks);
+
+/* Keep the database's size by pol from now on. */
+void	recorder_set_policy(const struct recorder_policy *pol);
+
+/*
+ * Retire the location key (no longer configured, or no longer found) once
+ * every result submitted before is written.
+ */
+void	recorder_retire(const char *key);
+
+/* Record the lockout guard's suspension sp (copied; since now). */
+void	recorder_suspend(const struct store_suspension *sp);
+
+/* Forget the suspension of credentials name. */
+void	recorder_unsuspend(const char *name);
 
 /* Queue the results of rs for writing; rs is left empty. */
 void	recorder_submit(struct results *rs);
@@ -62,9 +103,11 @@ void	recorder_submit(struct results *rs);
 /*
  * Run the rules at wall-clock time now_us once every result submitted so
  * far is written; a run already asked for and not begun is not repeated.
+ * Unless force, a run is skipped (answered with no events) when nothing
+ * was written since the last one and that was less than 15 minutes ago.
  * Returns the request's ticket, 1 for the first and one more each time.
  */
-uint64_t recorder_run_rules(int64_t now_us);
+uint64_t recorder_run_rules(int64_t now_us, int force);
 
 /* Use rs (taken; NULL: none) for rule runs from the next one on. */
 void	recorder_set_rules(struct rules *rs);

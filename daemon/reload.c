@@ -1,4 +1,6 @@
 /* reload: load, check and swap the configuration. */
+#include <sys/stat.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,41 @@ static struct conf	*reload_cur;
 static const char	*reload_file;
 static time_t		 reload_when;
 static int		 reload_lockfd = -1;
+static dev_t		 reload_db_dev;		/* the database file opened */
+static ino_t		 reload_db_ino;
+
+/* Note which file the database in use is. */
+static void
+reload_note_db(const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == 0) {
+		reload_db_dev = sb.st_dev;
+		reload_db_ino = sb.st_ino;
+	} else
+		reload_db_dev = reload_db_ino = 0;
+}
+
+/* Whether the file at path is no longer the database in use. */
+static int
+reload_db_moved(const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == -1)
+		return 1;
+	return sb.st_dev != reload_db_dev || sb.st_ino != reload_db_ino;
+}
+
+/* Return the recorder's policy from c. */
+static void
+reload_policy(const struct conf *c, struct recorder_policy *pol)
+{
+	pol->retention_ms = c->retention_ms;
+	pol->alert_retention_ms = c->alert_retention_ms;
+	pol->retire_after_ms = c->retire_after_ms;
+}
 
 static void
 reload_rules_free(struct rules *rs)
@@ -78,6 +115,42 @@ reload_init(const char *path, struct conf *c, int lockfd)
 	reload_cur = c;
 	reload_when = time(NULL);
 	reload_lockfd = lockfd;
+	reload_note_db(c->database);
+}
+
+/* Fill in the recorder's policy from the configuration in force. */
+void
+reload_recorder_policy(struct recorder_policy *pol)
+{
+	reload_policy(reload_cur, pol);
+}
+
+/*
+ * Open the database of the configuration in force anew (its file was
+ * deleted or replaced): lock, open, hand it to the recorder.
+ */
+int
+reload_reopen(char *err, size_t errlen)
+{
+	struct store *st;
+	const char *path = reload_cur->database;
+	int lockfd;
+
+	/* The lock file may be the one we hold: let go of it first. */
+	store_unlock(reload_lockfd);
+	reload_lockfd = -1;
+	if ((lockfd = store_lock(path, err, errlen)) == -1)
+		return -1;
+	if (store_open(path, STORE_RDWR | STORE_CREATE, &st, err, errlen) ==
+	    -1) {
+		store_unlock(lockfd);
+		return -1;
+	}
+	reload_lockfd = lockfd;
+	reload_note_db(path);
+	recorder_set_store(st);
+	log_warnx("database %s opened anew", path);
+	return 0;
 }
 
 /* Return the configuration in force. */
@@ -110,8 +183,9 @@ reload_config(char *msg, size_t msglen)
 	struct rules *rs;
 	struct store *st = NULL;
 	struct sink *sk = NULL;
+	struct recorder_policy pol;
 	char err[512];
-	int lockfd = -1;
+	int lockfd = -1, same;
 
 	log_info("reloading %s", reload_file);
 	if (reload_check(reload_file, reload_cur, &c, &rs, &errs, NULL) ==
@@ -120,7 +194,16 @@ reload_config(char *msg, size_t msglen)
 		conf_errors_free(&errs);
 		goto refused;
 	}
-	if (strcmp(c->database, reload_cur->database) != 0 &&
+	same = strcmp(c->database, reload_cur->database) == 0;
+	if (same && reload_db_moved(c->database)) {
+		/* Deleted or replaced under us: a reload opens it anew. */
+		log_warnx("database %s is not the file the daemon has open; "
+		    "opening it anew", c->database);
+		store_unlock(reload_lockfd);
+		reload_lockfd = -1;
+		same = 0;
+	}
+	if (!same &&
 	    ((lockfd = store_lock(c->database, err, sizeof(err))) == -1 ||
 	    store_open(c->database, STORE_RDWR | STORE_CREATE, &st, err,
 	    sizeof(err)) == -1)) {
@@ -144,8 +227,11 @@ reload_config(char *msg, size_t msglen)
 		recorder_set_store(st);
 		store_unlock(reload_lockfd);
 		reload_lockfd = lockfd;
+		reload_note_db(c->database);
 	}
 	recorder_set_rules(rs);
+	reload_policy(c, &pol);
+	recorder_set_policy(&pol);
 	if (sk != NULL)
 		alert_set_sink(sk);
 	if (strcmp(c->control_socket, reload_cur->control_socket) != 0)

@@ -16,6 +16,7 @@
 
 struct conf;
 struct conf_errors;
+struct recorder_policy;
 struct rules;
 
 /*
@@ -46,6 +47,16 @@ time_t	 reload_loaded(void);
  * configuration stays in force).  Each problem is also logged.
  */
 int	 reload_config(char *msg, size_t msglen);
+
+/* Fill in the recorder's policy from the configuration in force. */
+void	 reload_recorder_policy(struct recorder_policy *pol);
+
+/*
+ * Open the database of the configuration in force anew (its file was
+ * deleted or replaced under the daemon) and hand it to the recorder.
+ * Returns 0, or -1 with err (the recorder keeps holding results).
+ */
+int	 reload_reopen(char *err, size_t errlen);
 
 /* Free the configuration in force and release its database lock. */
 void	 reload_free(void);

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "compat/queue.h"
 #include "conf.h"
+#include "json.h"
 #include "location.h"
 #include "log.h"
 #include "pool.h"
@@ -20,6 +21,7 @@
 #include "recorder.h"
 #include "result.h"
 #include "sched.h"
+#include "store.h"
 #include "targets.h"
 #include "xmalloc.h"
 
@@ -30,6 +32,13 @@
 #define SCHED_QUEUE_PER_WORKER	4	/* jobs queued per worker, at most */
 #define SCHED_NBUCKETS		16384	/* hash of units by location key */
 
+/* A postoffice a unit found (one folder down, or on a discovered share). */
+struct found {
+	struct location		 loc;
+	char			*key;		/* location_key(&loc) */
+	int			 missed;	/* crawls in a row without it */
+};
+
 /* One location to crawl, with its schedule. */
 struct unit {
 	TAILQ_ENTRY(unit)	 entry;
@@ -38,24 +47,39 @@ struct unit {
 	struct location		 loc;		/* what the job crawls */
 	char			*key;		/* location_key(&loc) */
 	char			*unc;		/* location_unc(&loc) */
-	struct results		 found;		/* postoffices it has found
-						   (their locations only) */
+	struct found		*found;		/* postoffices it has found */
+	size_t			 nfound;
 	int64_t			 due_ms;	/* monotonic */
 	int			 failures;	/* crawls in a row that reached
 						   no server */
 	int			 busy;		/* probing, queued or crawling */
 	int			 crawled;	/* since start */
 	int			 configured;	/* still in the configuration */
+	struct credstate	*cred;		/* counted in its inflight */
 };
 
-/* Logon failures of one credential on one host. */
-struct lockout {
-	TAILQ_ENTRY(lockout)	 entry;
-	char			*cred;
-	char			*host;
-	int			 count;
+/*
+ * The lockout guard's account of one [credentials] section: refused
+ * logons in a row across every host, and the crawls under way with it.
+ * A crawl is dispatched only while failures + inflight < lockout_after,
+ * so that even if every crawl under way is refused, the account sees at
+ * most lockout_after bad logons before the section is suspended.
+ */
+struct credstate {
+	TAILQ_ENTRY(credstate)	 entry;
+	char			*name;
+	int			 failures;	/* refused in a row */
+	int			 inflight;	/* crawls under way with it */
 	int			 suspended;
+	char			*fingerprint;	/* of the section suspended */
+	char			*account;	/* DOMAIN\user */
+	char			*hosts;		/* that refused, ", " joined */
+	int			 nhosts;
+	char			*status;	/* the last refusal's NT status */
+	int64_t			 since_us;	/* suspended since, wall clock */
 };
+
+#define SCHED_HOSTS_LISTED	10	/* hosts named in a suspension */
 
 static TAILQ_HEAD(, unit)	 units = TAILQ_HEAD_INITIALIZER(units);
 /*
@@ -63,7 +87,7 @@ static TAILQ_HEAD(, unit)	 units = TAILQ_HEAD_INITIALIZER(units);
  * each with every unit before it.
  */
 static struct unit		*sched_hash[SCHED_NBUCKETS];
-static TAILQ_HEAD(, lockout)	 lockouts = TAILQ_HEAD_INITIALIZER(lockouts);
+static TAILQ_HEAD(, credstate)	 creds = TAILQ_HEAD_INITIALIZER(creds);
 static struct event_base	*sched_base;
 static struct sched_hooks	 sched_hooks;
 static const struct conf	*sched_conf;
@@ -79,6 +103,7 @@ static struct {
 	int			 active;
 	struct sched_round	 now;
 	struct sched_round	 last;
+	int			 empty_told;	/* no units: said so once */
 } sched_round;
 
 static void	sched_tick(evutil_socket_t, short, void *);
@@ -144,6 +169,20 @@ sched_add(const struct target_location *tl)
 	sched_hash[h] = u;
 }
 
+static void
+sched_found_free(struct unit *u)
+{
+	size_t i;
+
+	for (i = 0; i < u->nfound; i++) {
+		location_free(&u->found[i].loc);
+		free(u->found[i].key);
+	}
+	free(u->found);
+	u->found = NULL;
+	u->nfound = 0;
+}
+
 /* Take u off the list of units and free it. */
 static void
 sched_unit_free(struct unit *u)
@@ -162,21 +201,239 @@ sched_unit_free(struct unit *u)
 	location_free(&u->loc);
 	free(u->key);
 	free(u->unc);
-	results_free(&u->found);
+	sched_found_free(u);
 	free(u);
 }
 
+/*
+ * u is no longer configured: retire its location and the postoffices it
+ * found (another unit that finds one of them brings it back).
+ */
 static void
-sched_lockouts_free(void)
+sched_retire(struct unit *u)
 {
-	struct lockout *l;
+	size_t i;
 
-	while ((l = TAILQ_FIRST(&lockouts)) != NULL) {
-		TAILQ_REMOVE(&lockouts, l, entry);
-		free(l->cred);
-		free(l->host);
-		free(l);
+	recorder_retire(u->key);
+	for (i = 0; i < u->nfound; i++)
+		recorder_retire(u->found[i].key);
+}
+
+static void
+sched_cred_free(struct credstate *cs)
+{
+	free(cs->name);
+	free(cs->fingerprint);
+	free(cs->account);
+	free(cs->hosts);
+	free(cs->status);
+	free(cs);
+}
+
+static void
+sched_creds_free(void)
+{
+	struct credstate *cs;
+
+	while ((cs = TAILQ_FIRST(&creds)) != NULL) {
+		TAILQ_REMOVE(&creds, cs, entry);
+		sched_cred_free(cs);
 	}
+}
+
+/* The guard's account of the section name, made if create. */
+static struct credstate *
+sched_cred(const char *name, int create)
+{
+	struct credstate *cs;
+
+	TAILQ_FOREACH(cs, &creds, entry)
+		if (strcmp(cs->name, name) == 0)
+			return cs;
+	if (!create)
+		return NULL;
+	cs = xcalloc(1, sizeof(*cs));
+	cs->name = xstrdup(name);
+	TAILQ_INSERT_TAIL(&creds, cs, entry);
+	return cs;
+}
+
+/* Forget cs's refusals (a logon went through, or the operator said so). */
+static void
+sched_cred_reset(struct credstate *cs)
+{
+	cs->failures = 0;
+	cs->suspended = 0;
+	cs->nhosts = 0;
+	cs->since_us = 0;
+	free(cs->hosts);
+	free(cs->status);
+	free(cs->fingerprint);
+	cs->hosts = cs->status = cs->fingerprint = NULL;
+}
+
+/* Add host to the hosts that refused cs, once each, the first few named. */
+static void
+sched_cred_host(struct credstate *cs, const char *host)
+{
+	char *p, *n;
+	size_t len = strlen(host);
+
+	for (p = cs->hosts; p != NULL && (p = strstr(p, host)) != NULL;
+	    p += len)
+		if ((p == cs->hosts || p[-1] == ' ') &&
+		    (p[len] == ',' || p[len] == '\0'))
+			return;
+	if (cs->nhosts++ >= SCHED_HOSTS_LISTED)
+		return;
+	n = cs->hosts == NULL ? xstrdup(host) :
+	    xasprintf("%s, %s", cs->hosts, host);
+	free(cs->hosts);
+	cs->hosts = n;
+}
+
+/* The NT status named in a crawl's error ("NT_STATUS_..."), or NULL. */
+static char *
+sched_nt_status(const char *error)
+{
+	const char *p;
+	size_t n;
+
+	if (error == NULL || (p = strstr(error, "NT_STATUS_")) == NULL)
+		return NULL;
+	for (n = 0; p[n] == '_' || (p[n] >= 'A' && p[n] <= 'Z') ||
+	    (p[n] >= '0' && p[n] <= '9'); n++)
+		;
+	return xstrndup(p, n);
+}
+
+/* Suspend cs (refused lockout_after times): log, record. */
+static void
+sched_cred_suspend(struct credstate *cs, const struct conf_credentials *cr)
+{
+	struct store_suspension sp;
+	char account[256];
+
+	cs->suspended = 1;
+	cs->since_us = clock_wall_us();
+	free(cs->account);
+	cs->account = xstrdup(cr != NULL ? conf_account(cr, account,
+	    sizeof(account)) : "?");
+	free(cs->fingerprint);
+	cs->fingerprint = xstrdup(cr != NULL ? cr->fingerprint : "");
+	log_warnx("credentials %s (account %s) refused %d times in a row "
+	    "(%s%s%s): suspended, so that the account is not locked out; "
+	    "fix the auth file and reload, or run maildatctl resume %s",
+	    cs->name, cs->account, cs->failures, cs->status ? cs->status :
+	    "refused", cs->hosts ? " by " : "", cs->hosts ? cs->hosts : "",
+	    cs->name);
+	sp.name = cs->name;
+	sp.fingerprint = cs->fingerprint;
+	sp.account = cs->account;
+	sp.failures = cs->failures;
+	sp.hosts = cs->hosts != NULL ? cs->hosts : "";
+	sp.status = cs->status;
+	sp.since_us = cs->since_us;
+	recorder_suspend(&sp);
+}
+
+/* Restore a suspension recorded in the database (at start). */
+void
+sched_restore_suspension(const struct store_suspension *sp)
+{
+	struct credstate *cs = sched_cred(sp->name, 1);
+
+	sched_cred_reset(cs);
+	cs->suspended = 1;
+	cs->failures = sp->failures;
+	cs->fingerprint = xstrdup(sp->fingerprint);
+	cs->account = xstrdup(sp->account);
+	cs->hosts = sp->hosts != NULL && sp->hosts[0] != '\0' ?
+	    xstrdup(sp->hosts) : NULL;
+	cs->status = sp->status != NULL ? xstrdup(sp->status) : NULL;
+	cs->since_us = sp->since_us;
+}
+
+/*
+ * Lift the suspensions whose section is gone or changed (its auth file
+ * or its account); a suspension of an unchanged section stays.
+ */
+static void
+sched_creds_check(void)
+{
+	const struct conf_credentials *cr;
+	struct credstate *cs, *tmp;
+
+	TAILQ_FOREACH_SAFE(cs, &creds, entry, tmp) {
+		if (!cs->suspended)
+			continue;
+		cr = conf_find_credentials(sched_conf, cs->name);
+		if (cr != NULL && strcmp(cr->fingerprint,
+		    cs->fingerprint ? cs->fingerprint : "") == 0)
+			continue;
+		log_info("credentials %s %s: its suspension is lifted",
+		    cs->name, cr == NULL ? "are no longer configured" :
+		    "changed (auth file or account)");
+		recorder_unsuspend(cs->name);
+		sched_cred_reset(cs);
+	}
+}
+
+/*
+ * The status line of the suspensions: a JSON array of objects (name,
+ * account, failures, hosts, status, since), "[]" when there is none.
+ */
+static void
+sched_creds_status(struct evbuffer *out)
+{
+	struct credstate *cs;
+	char *q[5], since[32];
+	struct tm tm;
+	time_t t;
+	int n = 0, i;
+
+	evbuffer_add_printf(out, "suspended_credentials: [");
+	TAILQ_FOREACH(cs, &creds, entry) {
+		if (!cs->suspended)
+			continue;
+		t = (time_t)(cs->since_us / 1000000);
+		gmtime_r(&t, &tm);
+		strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		q[0] = json_quote(cs->name);
+		q[1] = json_quote(cs->account);
+		q[2] = json_quote(cs->hosts != NULL ? cs->hosts : "");
+		q[3] = json_quote(cs->status);
+		q[4] = json_quote(since);
+		evbuffer_add_printf(out, "%s{\"name\": %s, \"account\": %s, "
+		    "\"failures\": %d, \"hosts\": %s, \"status\": %s, "
+		    "\"since\": %s}", n++ ? ", " : "", q[0], q[1], cs->failures,
+		    q[2], q[3], q[4]);
+		for (i = 0; i < 5; i++)
+			free(q[i]);
+	}
+	evbuffer_add_printf(out, "]\n");
+}
+
+/* Lift the suspension of credentials name by hand; -1 if none. */
+int
+sched_resume(const char *name)
+{
+	struct credstate *cs = sched_cred(name, 0);
+	struct unit *u;
+	int64_t now = clock_mono_ms();
+	const struct conf_target *t;
+
+	if (cs == NULL || !cs->suspended)
+		return -1;
+	log_info("credentials %s: suspension lifted by hand (maildatctl "
+	    "resume)", name);
+	recorder_unsuspend(name);
+	sched_cred_reset(cs);
+	TAILQ_FOREACH(u, &units, entry)
+		if (!u->busy && (t = sched_target(u->target)) != NULL &&
+		    t->credentials != NULL && strcmp(t->credentials, name) == 0)
+			u->due_ms = now;
+	return 0;
 }
 
 /* Set up on base; hooks (copied) report to the caller. */
@@ -203,31 +460,19 @@ sched_load(const struct conf *c)
 	for (i = 0; i < n; i++)
 		sched_add(&v[i]);
 	targets_free(v, n);
-	/* Units no longer configured go; a busy one when its crawl ends. */
+	/*
+	 * Units no longer configured go, and their locations retire; a busy
+	 * one when its crawl ends.
+	 */
 	TAILQ_FOREACH_SAFE(u, &units, entry, tmp)
-		if (!u->configured && !u->busy)
+		if (!u->configured && !u->busy) {
+			sched_retire(u);
 			sched_unit_free(u);
-	/* A reload forgives suspended credentials. */
-	sched_lockouts_free();
+		}
+	/* Suspensions stay, unless their section changed. */
+	sched_creds_check();
 	log_info("%d locations to crawl from %zu targets", sched_nunits,
 	    c->ntargets);
-}
-
-static struct lockout *
-sched_lockout(const char *cred, const char *host, int create)
-{
-	struct lockout *l;
-
-	TAILQ_FOREACH(l, &lockouts, entry)
-		if (strcmp(l->cred, cred) == 0 && strcmp(l->host, host) == 0)
-			return l;
-	if (!create)
-		return NULL;
-	l = xcalloc(1, sizeof(*l));
-	l->cred = xstrdup(cred);
-	l->host = xstrdup(host);
-	TAILQ_INSERT_TAIL(&lockouts, l, entry);
-	return l;
 }
 
 /* Next due time after a crawl: the interval with jitter, or backoff. */
@@ -314,15 +559,21 @@ sched_result_of(const struct unit *u, const struct result *r)
  * (one folder down, or on a discovered share) that it did not report now
  * gets a failed result of its own, so that its history and the unreachable
  * rule see it: the unit's failure when its own location failed, else "no
- * longer found".  Each unit answers only for what it found itself, so
- * targets that overlap do not contradict it.
+ * longer found".  After unreachable_after crawls in a row that reached the
+ * unit's location but not the postoffice, the unit forgets it (the
+ * unreachable alert stays until retire_after retires the location), so
+ * that a share whose folders come and go does not make every round
+ * bigger.  Each unit answers only for what it found itself, so targets
+ * that overlap do not contradict it.
  */
 static void
 sched_add_missing(struct unit *u, struct results *rs)
 {
-	const struct result *f;
+	struct found *f;
 	struct result *r;
-	size_t i, n = rs->n, basefail = SIZE_MAX;
+	size_t i, j, n = rs->n, basefail = SIZE_MAX;
+	int forget = sched_conf->unreachable_after > 0 ?
+	    sched_conf->unreachable_after : 1;
 
 	/*
 	 * The unit's own failure is found by index: rs->v moves as the
@@ -333,10 +584,13 @@ sched_add_missing(struct unit *u, struct results *rs)
 		    !rs->v[i].has_master && rs->v[i].outcome !=
 		    OUTCOME_NOT_POSTOFFICE)
 			basefail = i;
-	for (i = 0; i < u->found.n; i++) {
-		f = &u->found.v[i];
-		if (results_find(rs, f->key) != -1)
+	for (i = 0; i < u->nfound; ) {
+		f = &u->found[i];
+		if (results_find(rs, f->key) != -1) {
+			f->missed = 0;
+			i++;
 			continue;
+		}
 		r = results_add(rs, &f->loc, clock_wall_us());
 		r->finished_us = r->started_us;
 		if (basefail != SIZE_MAX) {
@@ -344,17 +598,38 @@ sched_add_missing(struct unit *u, struct results *rs)
 			r->error = xstrdup(rs->v[basefail].error ?
 			    rs->v[basefail].error :
 			    result_outcome_name(rs->v[basefail].outcome));
-		} else {
-			r->outcome = OUTCOME_NOT_POSTOFFICE;
-			r->error = xasprintf("no longer found in %s (searched "
-			    "there and one folder down)", u->unc);
+			i++;
+			continue;
 		}
+		r->outcome = OUTCOME_NOT_POSTOFFICE;
+		r->error = xasprintf("no longer found in %s (searched there "
+		    "and one folder down)", u->unc);
+		if (++f->missed < forget) {
+			i++;
+			continue;
+		}
+		log_info("%s: no longer found %d times in a row; no longer "
+		    "crawled as part of %s", f->key, f->missed, u->unc);
+		location_free(&f->loc);
+		free(f->key);
+		u->found[i] = u->found[--u->nfound];
 	}
 	/* Remember what this crawl found, for the next one. */
-	for (i = 0; i < rs->n; i++)
-		if (rs->v[i].has_master &&
-		    results_find(&u->found, rs->v[i].key) == -1)
-			results_add(&u->found, &rs->v[i].loc, 0);
+	for (i = 0; i < rs->n; i++) {
+		if (!rs->v[i].has_master)
+			continue;
+		for (j = 0; j < u->nfound; j++)
+			if (strcmp(u->found[j].key, rs->v[i].key) == 0)
+				break;
+		if (j < u->nfound)
+			continue;
+		u->found = xreallocarray(u->found, u->nfound + 1,
+		    sizeof(*u->found));
+		f = &u->found[u->nfound++];
+		location_copy(&f->loc, &rs->v[i].loc);
+		f->key = xstrdup(rs->v[i].key);
+		f->missed = 0;
+	}
 }
 
 /* A unit's crawl is over: account, record, reschedule. */
@@ -362,7 +637,8 @@ static void
 sched_unit_done(struct unit *u, struct results *rs)
 {
 	const struct conf_target *t = sched_target(u->target);
-	struct lockout *l;
+	struct credstate *cs;
+	char *st;
 	size_t i;
 	int contact = 0, authfail = 0;
 
@@ -378,20 +654,25 @@ sched_unit_done(struct unit *u, struct results *rs)
 		if (o == OUTCOME_AUTH_FAILED)
 			authfail = 1;
 	}
-	if (t != NULL && t->credentials != NULL) {
-		l = sched_lockout(t->credentials, u->loc.host, authfail);
-		if (l != NULL && authfail && !contact) {
-			l->count++;
-			if (sched_conf->lockout_after > 0 && !l->suspended &&
-			    l->count >= sched_conf->lockout_after) {
-				l->suspended = 1;
-				log_warnx("credentials %s refused %d times by "
-				    "%s: no longer used there until reload, "
-				    "so the account is not locked out",
-				    l->cred, l->count, u->loc.host);
-			}
-		} else if (l != NULL && contact)
-			l->count = 0;
+	if ((cs = u->cred) != NULL) {
+		u->cred = NULL;
+		cs->inflight--;
+		if (authfail && !contact && !cs->suspended) {
+			cs->failures++;
+			sched_cred_host(cs, u->loc.host);
+			for (i = 0; i < rs->n; i++)
+				if (rs->v[i].outcome == OUTCOME_AUTH_FAILED &&
+				    (st = sched_nt_status(rs->v[i].error)) !=
+				    NULL) {
+					free(cs->status);
+					cs->status = st;
+				}
+			if (sched_conf->lockout_after > 0 &&
+			    cs->failures >= sched_conf->lockout_after)
+				sched_cred_suspend(cs, conf_find_credentials(
+				    sched_conf, cs->name));
+		} else if (contact && !cs->suspended)
+			sched_cred_reset(cs);
 	}
 	recorder_submit(rs);
 	u->failures = contact ? 0 : u->failures + 1;
@@ -400,8 +681,11 @@ sched_unit_done(struct unit *u, struct results *rs)
 	sched_nbusy--;
 	if (t != NULL && u->configured)
 		sched_reschedule(u, t);
-	else
-		sched_unit_free(u);	/* removed by a reload while it ran */
+	else {
+		/* Removed by a reload while it ran: its results are in. */
+		sched_retire(u);
+		sched_unit_free(u);
+	}
 	if (sched_round.active && sched_nbusy == 0)
 		sched_round_end();
 }
@@ -416,6 +700,10 @@ sched_job_done(void *arg, struct results *rs, enum outcome fail,
 
 	if (rs == NULL) {
 		/* Cancelled before it ran: nothing happened, nothing to keep. */
+		if (u->cred != NULL) {
+			u->cred->inflight--;
+			u->cred = NULL;
+		}
 		u->busy = 0;
 		sched_nbusy--;
 		return;
@@ -480,20 +768,32 @@ sched_probed(void *arg, int ok, const char *msg)
 	pool_submit(job);
 }
 
-/* Start the crawl of a due unit, unless its credential is suspended. */
+/*
+ * Start the crawl of a due unit, unless its credentials are suspended, or
+ * as many crawls with them are under way as may still be refused.
+ */
 static void
 sched_begin(struct unit *u, int64_t now)
 {
 	const struct conf_target *t = sched_target(u->target);
-	struct lockout *l;
+	struct credstate *cs = NULL;
 
-	if (t != NULL && t->credentials != NULL &&
-	    (l = sched_lockout(t->credentials, u->loc.host, 0)) != NULL &&
-	    l->suspended) {
-		/* Not tried: check again after an interval. */
-		u->due_ms = now + t->interval_ms;
-		u->crawled = 1;
-		return;
+	if (t != NULL && t->credentials != NULL) {
+		cs = sched_cred(t->credentials, 1);
+		if (cs->suspended) {
+			/* Not tried: look again after an interval. */
+			u->due_ms = now + t->interval_ms;
+			u->crawled = 1;
+			return;
+		}
+		if (sched_conf->lockout_after > 0 && cs->failures +
+		    cs->inflight >= sched_conf->lockout_after) {
+			/* Wait for the answers of those under way. */
+			u->due_ms = now + SCHED_TICK_MS;
+			return;
+		}
+		cs->inflight++;
+		u->cred = cs;
 	}
 	if (!sched_round.active) {
 		sched_round.active = 1;
@@ -519,6 +819,13 @@ sched_tick(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	if (sched_stopped)
 		return;
+	if (sched_nunits == 0 && !sched_round.empty_told) {
+		/* Nothing to crawl: an empty round (--once exits on it). */
+		sched_round.empty_told = 1;
+		memset(&sched_round.now, 0, sizeof(sched_round.now));
+		sched_round.now.started = time(NULL);
+		sched_round_end();
+	}
 	TAILQ_FOREACH(u, &units, entry) {
 		if (u->busy || u->due_ms > now)
 			continue;
@@ -589,6 +896,45 @@ sched_crawl_now(const char *target)
 	return n;
 }
 
+/* Retire the location loc by hand (maildatctl forget). */
+int
+sched_forget(const char *loc, char *msg, size_t msglen)
+{
+	struct location l;
+	struct unit *u;
+	char err[512], *key;
+	size_t i;
+	int found = 0;
+
+	if (location_parse_user(loc, &l, err, sizeof(err)) == -1) {
+		snprintf(msg, msglen, "%s", err);
+		return -1;
+	}
+	key = location_key(&l);
+	location_free(&l);
+	if ((u = sched_find(key)) != NULL && u->configured) {
+		snprintf(msg, msglen, "%s is in the configuration (target %s): "
+		    "remove it there and reload", u->unc, u->target);
+		free(key);
+		return -1;
+	}
+	TAILQ_FOREACH(u, &units, entry)
+		for (i = 0; i < u->nfound; i++)
+			if (strcmp(u->found[i].key, key) == 0) {
+				location_free(&u->found[i].loc);
+				free(u->found[i].key);
+				u->found[i] = u->found[--u->nfound];
+				found = 1;
+				break;
+			}
+	recorder_retire(key);
+	log_info("%s: retired by hand (maildatctl forget)", key);
+	snprintf(msg, msglen, "%s retired%s", loc, found ? "; a crawl that "
+	    "finds it again brings it back" : "");
+	free(key);
+	return 0;
+}
+
 /* Stop starting new crawls (work under way goes on). */
 void
 sched_stop(void)
@@ -618,8 +964,7 @@ void
 sched_status(struct evbuffer *out)
 {
 	struct unit *u;
-	struct lockout *l;
-	int nsusp = 0, nloc = 0, i;
+	int nloc = 0, i;
 
 	TAILQ_FOREACH(u, &units, entry)
 		if (u->configured)
@@ -639,15 +984,7 @@ sched_status(struct evbuffer *out)
 		evbuffer_add_printf(out, "crawls_%s: %llu\n",
 		    result_outcome_name((enum outcome)i),
 		    (unsigned long long)sched_outcomes[i]);
-	evbuffer_add_printf(out, "results_held: %zu\n", recorder_held());
-	TAILQ_FOREACH(l, &lockouts, entry)
-		if (l->suspended) {
-			evbuffer_add_printf(out, "suspended_credentials: %s on "
-			    "%s\n", l->cred, l->host);
-			nsusp++;
-		}
-	if (nsusp == 0)
-		evbuffer_add_printf(out, "suspended_credentials: none\n");
+	sched_creds_status(out);
 }
 
 /* Free all units. */
@@ -658,7 +995,7 @@ sched_free(void)
 
 	while ((u = TAILQ_FIRST(&units)) != NULL)
 		sched_unit_free(u);
-	sched_lockouts_free();
+	sched_creds_free();
 	if (sched_tick_ev != NULL)
 		event_free(sched_tick_ev);
 	sched_tick_ev = NULL;

@@ -2,9 +2,13 @@
  * sched: what to crawl and when.  Each location of the configuration's
  * targets (see targets.h) is a unit with its own due time.  A due unit is
  * probed for TCP reachability in the parent, then handed to a worker; its
- * results go to the recorder.  Failing units back off exponentially; a
- * credential refused too often by one host is suspended there until the
- * next reload.  When a round of crawls is over (a round begins when a unit
+ * results go to the recorder.  Failing units back off exponentially.  The
+ * lockout guard counts refused logons per [credentials] section across
+ * all hosts, with the crawls under way counted before more are sent, and
+ * suspends a section after lockout_after refusals: the suspension is
+ * recorded, survives restarts and reloads, and is lifted when the section
+ * changes or by sched_resume().  Units no longer configured, and
+ * postoffices no longer found, have their locations retired.  When a round of crawls is over (a round begins when a unit
  * falls due while none is being crawled, and ends when none is), the
  * round_done hook says so.
  */
@@ -17,6 +21,7 @@
 struct conf;
 struct event_base;
 struct evbuffer;
+struct store_suspension;
 
 /* One round of crawls, as the round_done hook sees it. */
 struct sched_round {
@@ -45,6 +50,26 @@ void	sched_start(void);
 
 /* Make the units of target (NULL: all) due now; returns how many. */
 int	sched_crawl_now(const char *target);
+
+/*
+ * Restore a suspension of the lockout guard recorded in the database
+ * (before the first sched_load(), which lifts it if its section changed).
+ */
+void	sched_restore_suspension(const struct store_suspension *sp);
+
+/*
+ * Lift the suspension of credentials name by hand (maildatctl resume);
+ * its locations are due at once.  Returns 0, or -1 if it is not
+ * suspended.
+ */
+int	sched_resume(const char *name);
+
+/*
+ * Retire the location loc (an smb:// URL or a UNC name) by hand
+ * (maildatctl forget): not one the configuration names.  Returns 0, or -1;
+ * a message in msg either way.
+ */
+int	sched_forget(const char *loc, char *msg, size_t msglen);
 
 /* Stop starting new crawls (work under way goes on). */
 void	sched_stop(void);

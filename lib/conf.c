@@ -12,6 +12,8 @@
  * are checked and converted with confval.c; the auth files are read by
  * conf_read_secrets(), the one place that reads secrets.
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -461,7 +463,7 @@ conf_duration(struct conf_parser *p, const char *name, const char *v,
 
 	if (duration_parse(v, &ms) == -1) {
 		conf_error(p, p->lineno, "%s: bad duration '" CONF_ECHO "' "
-		    "(a number with s, m, h or d: 30s, 5m, 1h, 2d)", name, v);
+		    "(a number with s, m, h, d, w or y: 30s, 5m, 1h, 2d, 1y)", name, v);
 		return -1;
 	}
 	if (ms == 0) {
@@ -1146,6 +1148,50 @@ conf_errors_log(const struct conf_errors *e, char *msg, size_t msglen)
 }
 
 /*
+ * The fingerprint of cr's account and settings: the auth file's path and
+ * identity (device, inode, size, modification time: any edit changes it),
+ * the user and the domain, hashed (FNV-1a 64).  The password is not part of
+ * it, so that nothing derived from a secret reaches the database.
+ */
+static void
+conf_fingerprint(struct conf_credentials *cr)
+{
+	struct stat sb;
+	uint64_t h = 14695981039346656037ULL;
+	char buf[160];
+	const char *parts[4];
+	size_t i;
+
+	memset(&sb, 0, sizeof(sb));
+	(void)stat(cr->auth_file, &sb);
+	snprintf(buf, sizeof(buf), "%ju:%ju:%jd:%jd.%09ld", (uintmax_t)sb.st_dev,
+	    (uintmax_t)sb.st_ino, (intmax_t)sb.st_size,
+	    (intmax_t)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
+	parts[0] = cr->auth_file;
+	parts[1] = buf;
+	parts[2] = cr->username ? cr->username : "";
+	parts[3] = cr->domain ? cr->domain : "";
+	for (i = 0; i < 4; i++) {
+		const unsigned char *p = (const unsigned char *)parts[i];
+
+		for (; *p != '\0'; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL;
+	}
+	snprintf(cr->fingerprint, sizeof(cr->fingerprint), "%016llx",
+	    (unsigned long long)h);
+}
+
+/* Return "DOMAIN\\user" (or "user") for messages about cr, in buf. */
+const char *
+conf_account(const struct conf_credentials *cr, char *buf, size_t buflen)
+{
+	snprintf(buf, buflen, "%s%s%s", cr->domain ? cr->domain : "",
+	    cr->domain ? "\\" : "", cr->username ? cr->username : "?");
+	return buf;
+}
+
+/*
  * Read the auth file of every [credentials] section of c: the one place
  * secrets are read.  With old (a reload), a file this process may no
  * longer read (EACCES, after the privilege drop) keeps the credentials of
@@ -1177,6 +1223,9 @@ conf_read_secrets(struct conf *c, const struct conf *old,
 			cr->username = xstrdup_null(oc->username);
 			cr->password = xstrdup_null(oc->password);
 			cr->domain = xstrdup_null(oc->domain);
+			/* The account in use is the one read at start. */
+			memcpy(cr->fingerprint, oc->fingerprint,
+			    sizeof(cr->fingerprint));
 			continue;
 		}
 		if (authfile_read(cr->auth_file, &af, err, sizeof(err)) == -1) {
@@ -1187,6 +1236,7 @@ conf_read_secrets(struct conf *c, const struct conf *old,
 		cr->username = af.username;
 		cr->password = af.password;
 		cr->domain = af.domain;
+		conf_fingerprint(cr);
 	}
 	return errs->n > before ? -1 : 0;
 }

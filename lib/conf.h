@@ -45,6 +45,9 @@ struct conf_credentials {
 	char	*password;	/* from the auth file; "" when it names none */
 	char	*domain;	/* from the auth file; NULL when it names none */
 	int	 line;		/* of the section header */
+	char	 fingerprint[17]; /* of the account and its settings, set
+				   when the auth file is read; never of the
+				   password itself (see conf_read_secrets) */
 };
 
 struct conf_target {
@@ -148,6 +151,12 @@ void	conf_errors_sort(struct conf_errors *e, const char *path);
 /* Log each message of e as a warning and join them, one a line, into msg (NULL: only log). */
 void	conf_errors_log(const struct conf_errors *e, char *msg,
 	    size_t msglen);
+
+/*
+ * Return "DOMAIN\\user" (or "user") for messages about cr, in buf.
+ */
+const char *conf_account(const struct conf_credentials *cr, char *buf,
+	    size_t buflen);
 
 /* Return the [credentials] section called name, or NULL. */
 const struct conf_credentials *conf_find_credentials(const struct conf *c,

@@ -1,4 +1,4 @@
-/* duration: "30s", "5m", "1h", "2d" into milliseconds. */
+/* duration: "30s", "5m", "1h", "2d", "1w", "1y" into milliseconds. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
@@ -8,8 +8,8 @@
 #include "duration.h"
 
 /*
- * Parse "30s", "5m", "1h", "2d", "1500ms" or a bare number of seconds into
- * milliseconds.
+ * Parse "30s", "5m", "1h", "2d", "1w", "1y" (365 days), "1500ms" or a bare
+ * number of seconds into milliseconds.
  */
 int
 duration_parse(const char *s, int64_t *ms)
@@ -38,6 +38,10 @@ duration_parse(const char *s, int64_t *ms)
 		mult = 3600 * 1000;
 	else if (strcmp(end, "d") == 0)
 		mult = 86400 * 1000;
+	else if (strcmp(end, "w") == 0)
+		mult = 7 * 86400 * 1000LL;
+	else if (strcmp(end, "y") == 0)
+		mult = 365 * 86400 * 1000LL;	/* a year of 365 days */
 	else
 		return -1;
 	if (v > (unsigned long long)(INT64_MAX / mult))

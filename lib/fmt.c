@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fmt.h"
+#include "json.h"
 #include "xmalloc.h"
 
 enum fmt_cell_type { FMT_NULL, FMT_STR, FMT_NUM };
@@ -75,47 +76,10 @@ fmt_width(const char *s)
 static void
 fmt_json_string(FILE *out, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	char *q = json_quote(s);
 
-	fputc('"', out);
-	while (*p != '\0') {
-		unsigned char c = *p;
-		int n = 0, i;
-
-		if (c == '"' || c == '\\') {
-			fprintf(out, "\\%c", c);
-			p++;
-			continue;
-		}
-		if (c < 0x20 || c == 0x7F) {
-			fprintf(out, "\\u%04x", c);
-			p++;
-			continue;
-		}
-		if (c < 0x80) {
-			fputc(c, out);
-			p++;
-			continue;
-		}
-		/* Pass valid UTF-8 through; replace anything else. */
-		if ((c & 0xE0) == 0xC0 && c >= 0xC2)
-			n = 1;
-		else if ((c & 0xF0) == 0xE0)
-			n = 2;
-		else if ((c & 0xF8) == 0xF0 && c <= 0xF4)
-			n = 3;
-		for (i = 1; n > 0 && i <= n; i++)
-			if ((p[i] & 0xC0) != 0x80)
-				n = 0;
-		if (n == 0) {
-			fputs("\\ufffd", out);
-			p++;
-			continue;
-		}
-		fwrite(p, 1, (size_t)n + 1, out);
-		p += n + 1;
-	}
-	fputc('"', out);
+	fputs(q, out);
+	free(q);
 }
 
 static void

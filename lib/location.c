@@ -192,6 +192,43 @@ fail:
 	return -1;
 }
 
+/*
+ * Parse s, an smb:// URL or a UNC name \\host[@port]\share[\path] (as
+ * location_unc() writes it), into l.  Returns 0, or -1 with err.
+ */
+int
+location_parse_user(const char *s, struct location *l, char *err,
+    size_t errlen)
+{
+	char *url, *o;
+	const char *p;
+	int rc, inhost = 1;
+
+	if (strncmp(s, "\\\\", 2) != 0)
+		return location_parse(s, 0, l, err, errlen);
+	/* A byte may become "%25": three out for one in. */
+	url = o = xmalloc(strlen(s) * 3 + 8);
+	o += sprintf(o, "smb://");
+	for (p = s + 2; *p != '\0'; p++) {
+		if (*p == '\\') {
+			inhost = 0;
+			*o++ = '/';
+		} else if (*p == '@' && inhost) {
+			*o++ = ':';
+		} else if (*p == '%' || *p == '?' || *p == '#') {
+			o += sprintf(o, "%%%02X", (unsigned char)*p);
+		} else
+			*o++ = *p;
+	}
+	*o = '\0';
+	rc = location_parse(url, 0, l, err, errlen);
+	if (rc == -1)
+		errbuf_set(err, errlen, "%s: not a location (\\\\host\\share"
+		    "[\\path] or smb://host/share[/path])", s);
+	free(url);
+	return rc;
+}
+
 /* Fill l with copies of host, share and path ("" for NULL) and port. */
 void
 location_set(struct location *l, const char *host, uint16_t port,

@@ -42,6 +42,14 @@ struct location {
 int	 location_parse(const char *url, int flags, struct location *l,
 	    char *err, size_t errlen);
 
+/*
+ * Parse s as a user writes a location: an smb:// URL (as location_parse()
+ * with flags 0) or a UNC name, \\host[@port]\share[\path].  Returns 0,
+ * or -1 with err.
+ */
+int	 location_parse_user(const char *s, struct location *l, char *err,
+	    size_t errlen);
+
 /* Fill l with copies of host, share and path ("" for NULL) and port. */
 void	 location_set(struct location *l, const char *host, uint16_t port,
 	    const char *share, const char *path);

@@ -106,6 +106,17 @@ log_warnx(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Log a critical message: the daemon goes on, but someone must look. */
+void
+log_crit(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vlog(LOG_CRIT, fmt, ap);
+	va_end(ap);
+}
+
 /* Log an informational message. */
 void
 log_info(const char *fmt, ...)

@@ -20,6 +20,8 @@ int	log_getverbose(void);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Log a warning. */
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* Log a critical message (the daemon goes on; someone must look). */
+void	log_crit(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Log an informational message. */
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Log a debug message (only when verbose). */

@@ -563,3 +563,17 @@ rules_event_text(const struct rules_event *e)
 	free(msg);
 	return text;
 }
+
+/* Return the shortest renotify of rs's rules, or 0 when none repeats. */
+int64_t
+rules_renotify_min(const struct rules *rs)
+{
+	int64_t m = 0;
+	size_t i;
+
+	for (i = 0; i < rs->n; i++)
+		if (rs->v[i].renotify_ms > 0 &&
+		    (m == 0 || rs->v[i].renotify_ms < m))
+			m = rs->v[i].renotify_ms;
+	return m;
+}

@@ -112,4 +112,10 @@ void	rules_events_free(struct rules_events *ev);
  */
 char	*rules_event_text(const struct rules_event *e);
 
+/*
+ * Return the shortest renotify of rs's rules in ms, or 0 when none
+ * repeats: runs with nothing new to see may be skipped for no longer.
+ */
+int64_t	 rules_renotify_min(const struct rules *rs);
+
 #endif

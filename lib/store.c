@@ -6,6 +6,7 @@
  * lifecycle of locations in store_prune.c.
  */
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -237,6 +238,13 @@ store_setup_rw(struct store *st, const char *path, char *err, size_t errlen)
 	sqlite3_stmt *s;
 	const char *mode;
 
+	/*
+	 * A new file gives freed pages back (store_prune); this is only
+	 * possible before the first table is made.
+	 */
+	if (st->version == 0 && store_exec(st, "PRAGMA auto_vacuum = "
+	    "INCREMENTAL", path, err, errlen) == -1)
+		return -1;
 	if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s,
 	    NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
 		errbuf_set(err, errlen, "%s: journal_mode = WAL: %s", path,
@@ -253,6 +261,8 @@ store_setup_rw(struct store *st, const char *path, char *err, size_t errlen)
 	if (store_exec(st, "PRAGMA synchronous = NORMAL", path, err,
 	    errlen) == -1 ||
 	    store_exec(st, "PRAGMA foreign_keys = ON", path, err,
+	    errlen) == -1 ||
+	    store_exec(st, "PRAGMA journal_size_limit = 67108864", path, err,
 	    errlen) == -1)
 		return -1;
 	return 0;
@@ -616,6 +626,7 @@ store_open(const char *path, int flags, struct store **out, char *err,
     size_t errlen)
 {
 	struct store *st;
+	struct stat sb;
 	int oflags, rw, rc;
 
 	*out = NULL;
@@ -663,6 +674,11 @@ store_open(const char *path, int flags, struct store **out, char *err,
 	if ((flags & STORE_QUERY) &&
 	    store_setup_query(st, path, err, errlen) == -1)
 		goto fail;
+	st->path = xstrdup(path);
+	if (stat(path, &sb) == 0) {
+		st->dev = sb.st_dev;
+		st->ino = sb.st_ino;
+	}
 	*out = st;
 	return 0;
 fail:
@@ -745,6 +761,7 @@ store_close(struct store *st)
 	for (i = 0; i < ST_NSTMT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	store_topology_reset(st);
+	free(st->path);
 	/*
 	 * No PRAGMA optimize here: with the statistics it gathers, SQLite
 	 * 3.40 planned joins on the views' computed columns through a Bloom
@@ -766,6 +783,13 @@ int
 store_schema_version(struct store *st)
 {
 	return st->version;
+}
+
+/* Return the path st was opened from. */
+const char *
+store_path(const struct store *st)
+{
+	return st->path;
 }
 
 /* Return the schema version this build creates: the number of migrations. */

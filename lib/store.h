@@ -80,6 +80,9 @@ int		 store_schema_latest(void);
 /* Set how long a statement waits for a lock before failing; 0 or -1. */
 int		 store_set_busy_timeout(struct store *st, int ms);
 
+/* Return the path st was opened from (":memory:" too). */
+const char	*store_path(const struct store *st);
+
 /*
  * Save one crawl result in one BEGIN IMMEDIATE transaction: the location,
  * a crawl row, identity changes as postoffice_history rows, the identity
@@ -221,5 +224,76 @@ int		 store_rule_run(struct store *st, const char *sql,
 		    const struct store_param *params, size_t nparams,
 		    int64_t limit_ms, store_finding_fn *fn, void *arg,
 		    char *err, size_t errlen);
+
+/*
+ * Lifecycle and retention (store_prune.c).
+ */
+
+/* A suspension of the lockout guard, as recorded. */
+struct store_suspension {
+	const char	*name;		/* the [credentials] section */
+	const char	*fingerprint;	/* conf_credentials.fingerprint */
+	const char	*account;	/* DOMAIN\user */
+	int		 failures;	/* logons refused in a row */
+	const char	*hosts;		/* that refused them, ", " separated */
+	const char	*status;	/* the last refusal's NT status, or NULL */
+	int64_t		 since_us;
+};
+
+/* Called for each recorded suspension (the strings are the store's). */
+typedef void	 store_suspension_fn(void *arg,
+		    const struct store_suspension *sp);
+
+/* Retire the active location of key at now_us.  0 or -1. */
+int		 store_retire(struct store *st, const char *key,
+		    int64_t now_us, char *err, size_t errlen);
+
+/*
+ * Retire the locations whose crawls have failed for more than after_us
+ * (the last one not ok, nothing read since); *n of them.  0 or -1.
+ */
+int		 store_retire_failing(struct store *st, int64_t now_us,
+		    int64_t after_us, int *n, char *err, size_t errlen);
+
+/*
+ * Delete one batch of crawl rows finished before cutoff_us that nothing
+ * refers to (not the last crawl of a location, not a crawl that changed an
+ * identity, not the crawl whose routes are in force), among the crawls
+ * after *cursor (0 starts a pass), and one batch of alerts cleared before
+ * alert_cutoff_us; give the freed pages back.  Sets *deleted and moves
+ * *cursor, which is 0 again once the pass is over.  0 or -1.
+ */
+int		 store_prune(struct store *st, int64_t cutoff_us,
+		    int64_t alert_cutoff_us, int64_t *cursor, int *deleted,
+		    char *err, size_t errlen);
+
+/* Checkpoint the WAL into the database and truncate it.  0 or -1. */
+int		 store_checkpoint(struct store *st, char *err, size_t errlen);
+
+/*
+ * Make the file give freed pages back (auto_vacuum = incremental); a file
+ * made without it is converted by one VACUUM (*converted set).  0 or -1.
+ */
+int		 store_incremental_vacuum(struct store *st, int *converted,
+		    char *err, size_t errlen);
+
+/* Record (or replace) the suspension sp.  0 or -1. */
+int		 store_suspension_set(struct store *st,
+		    const struct store_suspension *sp, char *err,
+		    size_t errlen);
+
+/* Forget the suspension of credentials name.  0 or -1. */
+int		 store_suspension_clear(struct store *st, const char *name,
+		    char *err, size_t errlen);
+
+/* Call fn for each recorded suspension.  0 or -1. */
+int		 store_suspensions(struct store *st, store_suspension_fn *fn,
+		    void *arg, char *err, size_t errlen);
+
+/*
+ * Return 1 when the file at the path st was opened from is no longer the
+ * one st has open (deleted, or replaced by another file), else 0.
+ */
+int		 store_file_replaced(const struct store *st);
 
 #endif

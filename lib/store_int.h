@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <sqlite3.h>
 
@@ -46,6 +47,9 @@ struct store {
 	char		 refused[256];		/* why the authorizer said no */
 	uint64_t	 silent;		/* crawls only counted */
 	struct topo	*topo;			/* for maildat_route_path() */
+	char		*path;			/* as opened */
+	dev_t		 dev;			/* of the file opened */
+	ino_t		 ino;
 };
 
 /* Forget the route graph: the next maildat_route_path() builds it anew. */

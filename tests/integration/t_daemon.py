@@ -23,7 +23,6 @@ Cases:
   control     status fields and json; socket mode; peers refused
   privileges  parent and workers run as nobody; the password is nowhere to
               be seen; a reload keeps root-only credentials
-  lockout     a refused credential is no longer used after lockout_after
   respawn     a worker that cannot start is not respawned in a tight loop
   memory      valgrind --once over 20 URLs; then, side by side, an RSS
               check of the parent over 40 s of crawls and a valgrind run
@@ -69,7 +68,6 @@ CTL = harness.tool('maildatctl')
 USER = 'mdtest1'
 # Random per run, so that finding it anywhere cannot be a coincidence.
 PASSWORD = 'mdPw-%08x-Q7' % random.getrandbits(32)
-BAD_PASSWORD = 'wrong-%08x' % random.getrandbits(32)
 OTHER_USER = 'mdtest2'          # neither root nor the daemon's user
 NOBODY = pwd.getpwnam('nobody')
 
@@ -612,50 +610,6 @@ def privilege_cases(d, lp):
 
 
 
-def case_lockout(env):
-    a = env['a']
-    work = env['work']
-    auth = os.path.join(work, 'bad.auth')
-    write_auth(auth, USER, BAD_PASSWORD, 0o600)
-    lp = loc(a.port, 'priv')
-    d = Daemon(work, 'lockout',
-               '[credentials bad]\nauth_file = %s\n' % auth +
-               target('priv', a.url('priv'), credentials='bad'),
-               workers=1,
-               extra_global='interval = 1s\nbackoff_max = 1s\n'
-                            'lockout_after = 2\ntimeout = 5s\n')
-    try:
-        d.start()
-        msg = ('credentials bad refused 2 times by 127.0.0.1: no longer '
-               'used there')
-        t.ok(wait_until(lambda: msg in d.log(), 10),
-             'lockout: logged that the credentials are no longer used there',
-             diag=d.log())
-        # The message is logged just before the result is stored.
-        c1 = wait_until(lambda: d.count(lp, 'auth-failed') >= 2 and
-                        d.count(lp, 'auth-failed'), 2)
-        time.sleep(3.5)     # three more intervals
-        c2 = d.count(lp, 'auth-failed')
-        t.eq((c1, c2), (2, 2), 'lockout: auth-failed crawls stop at '
-             'lockout_after (2), also 3.5 s later', diag=d.log())
-        t.eq(d.count(lp), 2, 'lockout: no other crawl of that location')
-        st = d.status() or {}
-        t.eq(st.get('suspended_credentials'), 'bad on 127.0.0.1',
-             'lockout: status lists the suspended credential', diag=repr(st))
-        rows = d.crawls()
-        t.like(rows[0][5] if rows else '', 'NT_STATUS_LOGON_FAILURE',
-               'lockout: the refusal is NT_STATUS_LOGON_FAILURE')
-        # A reload forgives the credential.
-        d.signal(signal.SIGHUP)
-        t.ok(wait_until(lambda: d.count(lp, 'auth-failed') >= 3, 6),
-             'lockout: after a reload the credential is tried again',
-             diag=d.log())
-        rc = d.stop()
-        t.eq(rc, 0, 'lockout: SIGTERM, exit 0')
-    finally:
-        d.stop()
-
-
 def case_respawn(env):
     """A worker that cannot start (the binary is not executable by the
     daemon's user) should not be respawned in a tight loop."""
@@ -927,7 +881,6 @@ def main():
                 t.run(case_worker_killed, 'worker SIGKILLed', env)
                 t.run(case_control_and_privileges, 'control and privileges',
                       env)
-                t.run(case_lockout, 'lockout', env)
                 t.run(case_respawn, 'worker respawn', env)
                 if asan or not shutil.which('valgrind'):
                     t.skip('valgrind cases', 'no valgrind, or an '

@@ -435,6 +435,16 @@ test_defaults(void **state)
 	assert_int_equal(c->targets[0].timeout_ms, 10 * 1000);
 	assert_int_equal(c->targets[0].discover, 0);
 	conf_free(c);
+
+	/* The database's upkeep, in weeks and years. */
+	c = load_ok("[maildatd]\nretention = 2w\nalert_retention = 1y\n"
+	    "retire_after = 10d\nrules_interval = 5m\nrule_timeout = 30s\n");
+	assert_int_equal(c->retention_ms, 14LL * 24 * 3600 * 1000);
+	assert_int_equal(c->alert_retention_ms, 365LL * 24 * 3600 * 1000);
+	assert_int_equal(c->retire_after_ms, 10LL * 24 * 3600 * 1000);
+	assert_int_equal(c->rules_interval_ms, 5 * 60 * 1000);
+	assert_int_equal(c->rule_timeout_ms, 30 * 1000);
+	conf_free(c);
 }
 
 static void
@@ -481,8 +491,8 @@ test_err_bad_duration(void **state)
 {
 	(void)state;
 	expect_exact("[maildatd]\nworkers = 2\ninterval = 5x\n", 3,
-	    "interval: bad duration '5x' (a number with s, m, h or d: 30s, "
-	    "5m, 1h, 2d)");
+	    "interval: bad duration '5x' (a number with s, m, h, d, w or y: 30s, "
+	    "5m, 1h, 2d, 1y)");
 	expect_exact("[maildatd]\ninterval = 0s\n", 2,
 	    "interval must be greater than 0");
 	expect_error("[target t]\nhosts = h\ntimeout = 0\n", 3,
@@ -749,7 +759,7 @@ test_several_errors(void **state)
 	    "from 1 to 256", at(2));
 	assert_string_equal(e.v[0], want);
 	snprintf(want, sizeof(want), "%sinterval: bad duration 'soon' (a "
-	    "number with s, m, h or d: 30s, 5m, 1h, 2d)", at(3));
+	    "number with s, m, h, d, w or y: 30s, 5m, 1h, 2d, 1y)", at(3));
 	assert_string_equal(e.v[1], want);
 	snprintf(want, sizeof(want), "%s[target a] has neither hosts nor url",
 	    at(5));

@@ -826,6 +826,244 @@ test_migrate_from_1(void **state)
 	store_close(st);
 }
 
+#define DAY	(INT64_C(86400) * 1000000)
+
+/*
+ * Retention: old crawl rows go in batches, except the last crawl of each
+ * location, the crawls that changed an identity and those whose routes
+ * are in force; cleared alerts go after their own retention, open ones
+ * stay; the pass ends (cursor 0) and a second one finds nothing.
+ */
+static void
+test_prune(void **state)
+{
+	struct store *st;
+	struct rows rows;
+	struct res x;
+	char path[256], err[512], cnt[32];
+	int64_t cursor = 0, id, t;
+	int deleted, total = 0, passes = 0, i;
+
+	(void)state;
+	st = open_new(path, sizeof(path));
+	assert_string_equal(Q(st, "PRAGMA auto_vacuum"), "2");
+	/* Day 0: the identity; then 1,199 crawls over 100 days. */
+	mkres(&x, "h", "s", OUTCOME_OK, "CORP", "HQ", "12-34567", T0);
+	addroute(&x, "CORP", "A", 0);
+	save(st, &x);
+	for (i = 1; i < 1200; i++) {
+		t = T0 + (int64_t)i * 2 * 3600 * 1000000;
+		if (i == 600)	/* the serial changes on day 50 */
+			mkres(&x, "h", "s", OUTCOME_OK, "CORP", "HQ",
+			    "12-34568", t);
+		else if (i % 2)
+			mkres(&x, "h", "s", OUTCOME_UNREACHABLE, NULL, NULL,
+			    NULL, t);
+		else
+			mkres(&x, "h", "s", OUTCOME_OK, "CORP", "HQ",
+			    i < 600 ? "12-34567" : "12-34568", t);
+		save(st, &x);
+	}
+	/* Another location crawled once, on day 0: its only crawl stays. */
+	mkres(&x, "g", "s", OUTCOME_AUTH_FAILED, NULL, NULL, NULL, T0 + MIN);
+	save(st, &x);
+	assert_string_equal(Q(st, "SELECT count(*) FROM crawl"), "1201");
+
+	assert_int_equal(store_alert_raise(st, "r", 3, "old", "m", T0, &id,
+	    err, sizeof(err)), 0);
+	assert_int_equal(store_alert_clear(st, id, T0 + DAY, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_alert_raise(st, "r", 3, "young", "m", T0, &id,
+	    err, sizeof(err)), 0);
+	assert_int_equal(store_alert_clear(st, id, T0 + 90 * DAY, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_alert_raise(st, "r", 3, "open", "m", T0, &id,
+	    err, sizeof(err)), 0);
+
+	/* Keep 30 days of crawls (from day 70), 60 days of cleared alerts. */
+	do {
+		assert_int_equal(store_prune(st, T0 + 70 * DAY, T0 + 60 * DAY,
+		    &cursor, &deleted, err, sizeof(err)), 0);
+		assert_true(deleted <= 2 * 500);
+		total += deleted;
+		passes++;
+	} while (cursor != 0);
+	assert_true(passes >= 2);	/* more than one batch */
+	/*
+	 * Day 70 is crawl 840: crawls 840..1199 stay (360), and of the
+	 * older ones the first (routes? no: replaced since) is gone, the
+	 * serial change (crawl 600) and g's only crawl stay.
+	 */
+	snprintf(cnt, sizeof(cnt), "%d", 360 + 2);
+	assert_string_equal(Q(st, "SELECT count(*) FROM crawl"), cnt);
+	assert_int_equal(total, 1201 - (360 + 2) + 1);
+	assert_string_equal(Q(st, "SELECT count(*) FROM crawls WHERE "
+	    "location = '\\\\g\\s'"), "1");
+	assert_string_equal(Q(st, "SELECT old, new FROM postoffice_history "
+	    "WHERE field = 'serial'"), "12-34567|12-34568");
+	assert_string_equal(Q(st, "SELECT key FROM alerts ORDER BY key"),
+	    "open\nyoung");
+	/* The routes in force keep their crawl. */
+	assert_string_equal(Q(st, "SELECT count(*) FROM route r JOIN crawl c "
+	    "ON c.id = r.crawl_id"), Q(st, "SELECT count(*) FROM route"));
+	/* A second pass has nothing to do. */
+	assert_int_equal(store_prune(st, T0 + 70 * DAY, T0 + 60 * DAY,
+	    &cursor, &deleted, err, sizeof(err)), 0);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(store_checkpoint(st, err, sizeof(err)), 0);
+	store_close(st);
+}
+
+/* Retirement by key and of locations failing longer than retire_after. */
+static void
+test_retire(void **state)
+{
+	struct store *st;
+	struct rows rows;
+	struct res x;
+	char path[256], err[512];
+	int n;
+
+	(void)state;
+	st = open_new(path, sizeof(path));
+	mkres(&x, "a", "s", OUTCOME_OK, "CORP", "A", "12-34567", T0);
+	save(st, &x);
+	mkres(&x, "a", "s", OUTCOME_UNREACHABLE, NULL, NULL, NULL,
+	    T0 + 40 * DAY);
+	save(st, &x);
+	mkres(&x, "b", "s", OUTCOME_OK, "CORP", "B", "12-34568", T0 + 15 * DAY);
+	save(st, &x);
+	mkres(&x, "b", "s", OUTCOME_UNREACHABLE, NULL, NULL, NULL,
+	    T0 + 20 * DAY);
+	save(st, &x);
+	mkres(&x, "c", "s", OUTCOME_AUTH_FAILED, NULL, NULL, NULL, T0);
+	save(st, &x);
+	mkres(&x, "d", "s", OUTCOME_OK, "CORP", "D", "12-34569", T0);
+	save(st, &x);
+
+	/* At day 40 with retire_after 30 days: a (read day 0) and c go. */
+	assert_int_equal(store_retire_failing(st, T0 + 40 * DAY, 30 * DAY,
+	    &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(Q(st, "SELECT location, state FROM locations "
+	    "ORDER BY location"), "\\\\a\\s|retired\n\\\\b\\s|active\n"
+	    "\\\\c\\s|retired\n\\\\d\\s|active");
+	assert_string_equal(Q(st, "SELECT count(*) FROM postoffices"), "2");
+	/* By key: d goes; retiring it again changes nothing. */
+	x.r.key = x.key;
+	mkres(&x, "d", "s", OUTCOME_OK, NULL, NULL, NULL, T0);
+	assert_int_equal(store_retire(st, x.key, T0 + DAY, err, sizeof(err)),
+	    0);
+	assert_int_equal(store_retire(st, x.key, T0 + 2 * DAY, err,
+	    sizeof(err)), 0);
+	assert_string_equal(Q(st, "SELECT state, retired_us = ? FROM "
+	    "location WHERE key = ?", "1795574367000000", x.key),
+	    "retired|1");
+	/* A crawl that reads d again brings it back. */
+	mkres(&x, "d", "s", OUTCOME_OK, "CORP", "D", "12-34569", T0 + 3 * DAY);
+	save(st, &x);
+	assert_string_equal(Q(st, "SELECT state FROM locations WHERE "
+	    "location = '\\\\d\\s' ORDER BY state"), "active");
+	store_close(st);
+}
+
+struct susp_seen {
+	char	buf[512];
+};
+
+static void
+susp_collect(void *arg, const struct store_suspension *sp)
+{
+	struct susp_seen *s = arg;
+	size_t len = strlen(s->buf);
+
+	snprintf(s->buf + len, sizeof(s->buf) - len, "%s|%s|%s|%d|%s|%s|%lld;",
+	    sp->name, sp->fingerprint, sp->account, sp->failures, sp->hosts,
+	    sp->status ? sp->status : "NULL", (long long)sp->since_us);
+}
+
+/* The lockout guard's suspensions: set, replaced, listed, cleared. */
+static void
+test_suspensions(void **state)
+{
+	struct store_suspension sp = { "bad", "0123456789abcdef", "CORP\\svc",
+	    3, "h1, h2", "NT_STATUS_LOGON_FAILURE", T0 };
+	struct susp_seen seen;
+	struct store *st;
+	struct rows rows;
+	char path[256], err[512];
+
+	(void)state;
+	st = open_new(path, sizeof(path));
+	assert_int_equal(store_suspension_set(st, &sp, err, sizeof(err)), 0);
+	sp.failures = 4;
+	sp.status = NULL;
+	assert_int_equal(store_suspension_set(st, &sp, err, sizeof(err)), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_suspensions(st, susp_collect, &seen, err,
+	    sizeof(err)), 0);
+	assert_string_equal(seen.buf, "bad|0123456789abcdef|CORP\\svc|4|"
+	    "h1, h2|NULL|1795487967000000;");
+	assert_string_equal(Q(st, "SELECT count(*) FROM credential_state"),
+	    "1");
+	assert_int_equal(store_suspension_clear(st, "bad", err, sizeof(err)),
+	    0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_suspensions(st, susp_collect, &seen, err,
+	    sizeof(err)), 0);
+	assert_string_equal(seen.buf, "");
+	store_close(st);
+}
+
+/*
+ * A file made without incremental vacuum is converted in place; the
+ * store notices its file deleted or replaced.
+ */
+static void
+test_vacuum_and_replaced(void **state)
+{
+	struct store *st;
+	struct rows rows;
+	sqlite3 *db;
+	char path[256], other[300], err[512];
+	int converted;
+
+	(void)state;
+	st = open_new(path, sizeof(path));
+	store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA auto_vacuum = NONE; VACUUM",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	if (store_open(path, STORE_RDWR, &st, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	assert_string_equal(Q(st, "PRAGMA auto_vacuum"), "0");
+	assert_int_equal(store_incremental_vacuum(st, &converted, err,
+	    sizeof(err)), 0);
+	assert_int_equal(converted, 1);
+	assert_string_equal(Q(st, "PRAGMA auto_vacuum"), "2");
+	assert_int_equal(store_incremental_vacuum(st, &converted, err,
+	    sizeof(err)), 0);
+	assert_int_equal(converted, 0);
+
+	assert_int_equal(store_file_replaced(st), 0);
+	snprintf(other, sizeof(other), "%s.other", path);
+	assert_int_equal(rename(path, other), 0);
+	assert_int_equal(store_file_replaced(st), 1);	/* gone */
+	assert_int_equal(link(other, path), 0);
+	assert_int_equal(store_file_replaced(st), 0);	/* the same file */
+	unlink(path);
+	{
+		FILE *f = fopen(path, "w");
+
+		assert_non_null(f);
+		fclose(f);
+	}
+	assert_int_equal(store_file_replaced(st), 1);	/* another file */
+	store_close(st);
+	unlink(other);
+}
+
 static void
 test_alerts_open_unique(void **state)
 {
@@ -1123,6 +1361,10 @@ main(void)
 		cmocka_unit_test(test_refuse_newer),
 		cmocka_unit_test(test_migrate_from_1),
 		cmocka_unit_test(test_alerts_open_unique),
+		cmocka_unit_test(test_prune),
+		cmocka_unit_test(test_retire),
+		cmocka_unit_test(test_suspensions),
+		cmocka_unit_test(test_vacuum_and_replaced),
 		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_query_refused),
 		cmocka_unit_test(test_query_allowed),
