@@ -82,6 +82,19 @@ pool_open_program(const char *path)
 	 */
 	if ((pool_exe_fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		fatal("cannot open %s to start crawl workers", path);
+	/*
+	 * Keep it above POOL_WORKER_FD, which the child's dup2() overwrites
+	 * before fexecve(): started with only 0, 1 and 2 open (as under
+	 * systemd), open() returns just that descriptor.
+	 */
+	if (pool_exe_fd <= POOL_WORKER_FD) {
+		int fd = fcntl(pool_exe_fd, F_DUPFD_CLOEXEC, POOL_WORKER_FD + 1);
+
+		if (fd == -1)
+			fatal("cannot open %s to start crawl workers", path);
+		close(pool_exe_fd);
+		pool_exe_fd = fd;
+	}
 	pool_path = path;
 }
 

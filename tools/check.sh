@@ -1,8 +1,10 @@
 #!/bin/sh
 # Set up and run every test: install the Debian packages, build with
 # -Werror and run `make check`, then build again with AddressSanitizer and
-# UndefinedBehaviorSanitizer and run `make check` under them.  Ends with a
-# line "N passed, N failed" counting every test case of both runs.
+# UndefinedBehaviorSanitizer and run `make check` under them; then the fuzz
+# targets, the Debian package (tools/pkgtest.sh: build, lintian, install,
+# the demo with the installed programs, purge) and the soak.  Ends with a
+# line "N passed, N failed" counting every test case of them all.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,6 +68,25 @@ else
 	failed=$((failed + 1))
 	status=1
 fi
+
+# The Debian package, once: tools/pkgtest.sh builds it from a copy of the
+# tree, runs lintian, installs it, checks what it installed, runs maildatd
+# and the demo with the installed programs, purges it and checks that
+# nothing is left.  Each of its checks counts as a test.
+echo "== package: tools/pkgtest.sh"
+pkglog="$top/build/pkgtest.log"
+pkgrc=0
+sh tools/pkgtest.sh >"$pkglog" 2>&1 || pkgrc=$?
+grep -E '^(not )?ok |^#|^1\.\.|^pkgtest\.sh:' "$pkglog" || :
+p=$(grep -c '^ok ' "$pkglog" || :)
+f=$(grep -c '^not ok ' "$pkglog" || :)
+if [ "$pkgrc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+	f=1
+	echo "FAIL: tools/pkgtest.sh exited with status $pkgrc (see $pkglog)"
+fi
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-0}))
+[ "${f:-0}" -eq 0 ] || status=1
 
 # Soak, once, on the -Werror build: SOAK_SECONDS (default 600) of crawling
 # every second with faults injected; fails on memory or fd growth.

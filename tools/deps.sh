@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential autoconf automake pkg-config
 libsmbclient-dev libevent-dev libsqlite3-dev
 libcmocka-dev samba smbclient sqlite3 python3 passwd procps
-valgrind clang libclang-rt-14-dev libfaketime strace"
+valgrind clang libfaketime strace"
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then
@@ -20,5 +20,14 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
+# libFuzzer and the sanitizer runtimes of the clang just installed: in
+# their own package libclang-rt-V-dev where Debian has one for its major
+# version V (Debian 12: libclang-rt-14-dev), else already part of clang.
+v=$(clang -dumpversion 2>/dev/null | cut -d. -f1)
+if [ -n "$v" ] && apt-cache show --no-all-versions "libclang-rt-$v-dev" \
+    2>/dev/null | grep -q '^Package:'; then
+	$SUDO apt-get install -y -qq --no-install-recommends \
+	    "libclang-rt-$v-dev" >/dev/null
+fi
 # Samba's packages start system daemons where an init system runs; the
 # tests start their own private smbd and need none of them.

@@ -55,15 +55,20 @@ if ! command -v "$CC" >/dev/null 2>&1 || ! probe_fuzzer; then
 		export DEBIAN_FRONTEND=noninteractive
 		command -v clang >/dev/null 2>&1 ||
 		    { apt-get update -qq && apt-get install -y -qq clang >/dev/null; }
-		probe_fuzzer || {
-			v=$(clang --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n1)
-			apt-get install -y -qq "libclang-rt-$v-dev" >/dev/null ||
-			    apt-get install -y -qq libclang-rt-14-dev >/dev/null
-		}
+		# The runtime of this clang's major version V, in its own
+		# package libclang-rt-V-dev where Debian has one (Debian 12),
+		# else already in clang's own packages.
+		v=$(clang -dumpversion 2>/dev/null | cut -d. -f1)
+		if ! probe_fuzzer && [ -n "$v" ] &&
+		    apt-cache show --no-all-versions "libclang-rt-$v-dev" \
+		    2>/dev/null | grep -q '^Package:'; then
+			apt-get install -y -qq "libclang-rt-$v-dev" >/dev/null
+		fi
 	fi
 	probe_fuzzer || {
 		echo "fuzz.sh: $CC cannot build -fsanitize=fuzzer programs;" \
-		    "install clang and libclang-rt-14-dev" >&2
+		    "install clang (and libclang-rt-V-dev, V its major" \
+		    "version, where Debian has that package)" >&2
 		exit 2
 	}
 fi
