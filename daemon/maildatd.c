@@ -45,6 +45,7 @@
 #include "rules.h"
 #include "safefile.h"
 #include "sched.h"
+#include "tickets.h"
 #include "sink.h"
 #include "smbio.h"
 #include "store.h"
@@ -579,6 +580,8 @@ main(int argc, char **argv)
 	pool_init(md.base, self, wargv, rundir);
 	pool_configure(c->workers, c->jobs_per_worker);
 	probe_init(md.base, md.dns);
+	tickets_init(md.base, rundir);
+	tickets_load(c);
 	sched_init(md.base, &sh);
 	sched_load(c);
 	sched_start();
@@ -592,6 +595,7 @@ main(int argc, char **argv)
 	control_close();
 	probe_cancel_all();
 	pool_kill_all();
+	tickets_free();
 	smbio_rmtree(rundir);
 	free(self);
 	sched_free();
