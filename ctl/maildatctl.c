@@ -423,7 +423,7 @@ cmd_scan(const struct ctl_opts *o, int argc, char **argv)
 		have_auth = 1;
 		so.username = af.username;
 		so.password = af.password;
-		so.domain = af.domain;
+		so.domain = af.domain != NULL ? af.domain : af.realm;
 	}
 	so.min_protocol = o->min_protocol;
 	so.max_protocol = o->max_protocol;

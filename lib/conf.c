@@ -1240,7 +1240,13 @@ conf_read_authfile(struct conf *c, struct conf_credentials *cr,
 	}
 	cr->username = af.username;
 	cr->password = af.password;
+	/* user@REALM or realm = alone: the realm is the domain. */
+	if (af.domain == NULL && af.realm != NULL) {
+		af.domain = af.realm;
+		af.realm = NULL;
+	}
 	cr->domain = af.domain;
+	xfree_secret(af.realm);
 }
 
 static void
@@ -1304,7 +1310,8 @@ conf_read_secrets(struct conf *c, const struct conf *old,
 		cr = &c->creds[i];
 		if (cr->auth_file != NULL)
 			conf_read_authfile(c, cr, old, errs);
-		if (cr->keytab != NULL)
+		if (cr->keytab != NULL && cr->ccache == NULL &&
+		    cr->kerberos != CONF_KRB_NO)
 			conf_read_keytab(c, cr, old, errs);
 		if (cr->auth_file == NULL && cr->username == NULL)
 			conf_principal_user(c, cr, errs);
