@@ -263,3 +263,35 @@ out:
 	free(name);
 	return rc;
 }
+
+/* Return the principal of the ticket cache called name, or NULL with err. */
+char *
+krb_ccache_principal(const char *name, char *err, size_t errlen)
+{
+	krb5_context ctx;
+	krb5_ccache cc = NULL;
+	krb5_principal p = NULL;
+	krb5_error_code code;
+	char *s = NULL, *r = NULL;
+
+	if ((code = krb5_init_context(&ctx)) != 0) {
+		errbuf_set(err, errlen, "cannot set up Kerberos (error %d)",
+		    (int)code);
+		return NULL;
+	}
+	if ((code = (name != NULL ? krb5_cc_resolve(ctx, name, &cc) :
+	    krb5_cc_default(ctx, &cc))) != 0 ||
+	    (code = krb5_cc_get_principal(ctx, cc, &p)) != 0 ||
+	    (code = krb5_unparse_name(ctx, p, &s)) != 0)
+		krb_error(ctx, code, err, errlen, "ticket cache: ");
+	else
+		r = xstrdup(s);
+	if (s != NULL)
+		krb5_free_unparsed_name(ctx, s);
+	if (p != NULL)
+		krb5_free_principal(ctx, p);
+	if (cc != NULL)
+		krb5_cc_close(ctx, cc);
+	krb5_free_context(ctx);
+	return r;
+}

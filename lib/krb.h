@@ -41,4 +41,11 @@ int	krb_get_tickets(struct krb_keytab *kt, const char *principal,
 	    const char *path, time_t *start, time_t *end, char *err,
 	    size_t errlen);
 
+/*
+ * Return the principal of the ticket cache called name ("FILE:/path",
+ * "KEYRING:..."; NULL: the default cache) as a malloc'd string, or NULL
+ * with err.
+ */
+char	*krb_ccache_principal(const char *name, char *err, size_t errlen);
+
 #endif

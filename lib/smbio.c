@@ -73,6 +73,7 @@ static struct {
 	int		noproto;	/* no dialect in common */
 	const char	*protocols;	/* the session's range, for messages */
 	char		krb_text[200];	/* why Kerberos failed, if it did */
+	int		kerberos;	/* the logon was a Kerberos one */
 } smbio_seen;
 
 static const struct {
@@ -198,6 +199,7 @@ smbio_seen_reset(const struct smbio *io)
 {
 	memset(&smbio_seen, 0, sizeof(smbio_seen));
 	smbio_seen.protocols = io->protocols;
+	smbio_seen.kerberos = io->kerberos != SMBIO_KRB_OFF && !io->fell_back;
 }
 
 static void
@@ -592,6 +594,13 @@ smbio_classify(int e, const char *what, struct smbio_status *st)
 		    smbio_seen.login_text);
 		return;
 	}
+	/* SPNEGO found no mechanism: Kerberos had no ticket to offer. */
+	if (smbio_seen.kerberos && smbio_seen.login_failed &&
+	    smbio_seen.krb_text[0] == '\0' &&
+	    strstr(smbio_seen.login_text, "invalid parameter") != NULL)
+		snprintf(smbio_seen.krb_text, sizeof(smbio_seen.krb_text),
+		    "no ticket could be used (is the ticket cache there, "
+		    "unexpired, for this realm and owned by this user?)");
 	if (smbio_seen.krb_text[0] != '\0' && !smbio_seen.connected &&
 	    (smbio_seen.login_failed || e == EACCES || e == EPERM)) {
 		smbio_set(st, OUTCOME_AUTH_FAILED, "%s: logon failed: Kerberos: "

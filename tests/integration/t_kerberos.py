@@ -22,6 +22,9 @@ Cases:
                 asked once, not at every crawl
   lockout       the lockout guard counts those failures and suspends the
                 credentials after lockout_after
+  ccache        tickets from kinit -k in a cache of the admin's: maildatctl
+                scan --kerberos required --ccache, and the daemon with
+                ccache = and principal = (no auth file)
   fallback      kerberos = yes: the DC by name with Kerberos, an NTLM-only
                 smbd (named by its address) with NTLM, one credential
 
@@ -33,6 +36,7 @@ plain build); set MAILDAT_KERBEROS_ASAN=1 to run it there too.
 """
 
 import os
+import pwd
 import random
 import shutil
 import signal
@@ -367,6 +371,44 @@ def case_lockout(env):
         d.stop()
 
 
+def case_ccache(env):
+    dc, work = env['dc'], env['work']
+    cc = os.path.join(work, 'admin.ccache')
+    kenv = dict(os.environ, KRB5_CONFIG=dc.krb5conf)
+    r = harness.run(['kinit', '-k', '-t', env['keytab'], '-c', 'FILE:' + cc,
+                     '%s@%s' % (USER, REALM)], env=kenv, timeout=60)
+    t.eq(r.returncode, 0, 'ccache: kinit -k', diag=str(r))
+    r = harness.run([harness.tool('maildatctl'), 'scan', '--format', 'json',
+                     '--kerberos', 'required', '--ccache', cc, dc_url()],
+                    env=dict(os.environ, **client_env(dc)), timeout=60)
+    t.ok(r.returncode == 0 and '"outcome": "ok"' in r.stdout,
+         'ccache: maildatctl scan --kerberos required --ccache: ok',
+         diag=str(r))
+    # The daemon's workers run as nobody: the cache must be theirs.
+    nobody = pwd.getpwnam('nobody')
+    os.chown(cc, nobody.pw_uid, nobody.pw_gid)
+    r = harness.run([harness.tool('maildatctl'), 'scan', '--kerberos',
+                     'required', '--ccache', cc, dc_url()],
+                    env=dict(os.environ, **client_env(dc)), timeout=60)
+    t.like(r.stdout, r'auth-failed.*logon failed: Kerberos: no ticket could '
+           r'be used', 'ccache: a cache of another user: auth-failed, '
+           'saying why', diag=str(r))
+    d = Daemon(work, 'ccache',
+               '[credentials cc]\nkerberos = required\nccache = %s\n'
+               'principal = %s@%s\n' % (cc, USER, REALM) +
+               target('dc', dc_url(), credentials='cc'),
+               workers=1, extra_global='interval = 1h\ntimeout = 20s\n')
+    try:
+        d.start(env=client_env(dc))
+        t.ok(wait_until(lambda: d.ncrawls() >= 1, 30), 'ccache: crawled',
+             diag=d.log())
+        t.eq([(r[1], r[4]) for r in d.crawls()], [(dc_loc(), 'ok')],
+             'ccache: the daemon logs on with the tickets of ccache =',
+             diag=d.log())
+    finally:
+        d.stop()
+
+
 def case_fallback(env):
     dc, work = env['dc'], env['work']
     auth = os.path.join(work, 'both.auth')
@@ -432,6 +474,7 @@ def main():
                     ('keytab', case_keytab),
                     ('wrong keytab', case_wrong_keytab),
                     ('lockout', case_lockout),
+                    ('ccache', case_ccache),
                     ('fallback', case_fallback),
                 ], env, only_env='MAILDAT_KERBEROS_CASES')
         finally:
