@@ -585,6 +585,7 @@ main(int argc, char **argv)
 	log_info("stopping");
 	control_close();
 	probe_cancel_all();
+	probe_close();
 	pool_kill_all();
 	tickets_free();
 	smbio_rmtree(rundir);

@@ -631,3 +631,12 @@ probe_cancel_all(void)
 	}
 	pthread_mutex_unlock(&probe_mtx);
 }
+
+/* Stop watching the resolver threads (at exit, after probe_cancel_all). */
+void
+probe_close(void)
+{
+	if (probe_pipe_ev != NULL)
+		event_free(probe_pipe_ev);
+	probe_pipe_ev = NULL;
+}

@@ -32,4 +32,7 @@ int	probe_inflight(void);
 /* Abandon every probe under way without calling their callbacks. */
 void	probe_cancel_all(void);
 
+/* Stop watching the resolver threads (at exit, after probe_cancel_all). */
+void	probe_close(void);
+
 #endif

@@ -669,6 +669,7 @@ def case_names(env):
                 '127.0.0.1 po-two.maildat.test\n')
     os.chmod(hosts, 0o644)
     nss = {'LD_PRELOAD': NSS_WRAPPER, 'NSS_WRAPPER_HOSTS': hosts,
+           'NSS_WRAPPER_DISABLE_DEEPBIND': '1',
            'ASAN_OPTIONS': os.environ.get('ASAN_OPTIONS', '') +
            ':verify_asan_link_order=0'}
     order = harness.run([sys.executable, '-c',

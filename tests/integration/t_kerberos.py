@@ -270,6 +270,9 @@ def client_env(dc):
     return {'KRB5_CONFIG': dc.krb5conf, 'LD_PRELOAD': nss_wrapper_path(),
             'NSS_WRAPPER_HOSTS': dc.hosts,
             # An ASan build (MAILDAT_KERBEROS_ASAN=1) with a preload.
+            # An ASan build: nss_wrapper's RTLD_DEEPBIND dlopen of libc
+            # and the link order check both fail under the sanitizer.
+            'NSS_WRAPPER_DISABLE_DEEPBIND': '1',
             'ASAN_OPTIONS': os.environ.get('ASAN_OPTIONS', '') +
             ':verify_asan_link_order=0'}
 
@@ -310,7 +313,7 @@ def case_keytab(env):
         t.like(d.log(), r'credentials dom: Kerberos ticket from ',
                'keytab: the parent got the ticket (logged)')
         t.ok(PASSWORD not in d.log(), 'keytab: no password in the log')
-        t.eq(d.stop(), 0, 'keytab: SIGTERM, exit 0')
+        t.eq(d.stop(), 0, 'keytab: SIGTERM, exit 0', diag=d.log()[-4000:])
         t.ok(not [p for p in os.listdir('/tmp') if p.startswith(
              'maildatd.%d.' % d.pid)], 'keytab: the run directory and its '
              'ticket cache are gone after the stop')
