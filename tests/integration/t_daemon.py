@@ -700,6 +700,7 @@ def case_names(env):
              diag=repr(got))
         t.like(got.get('\\\\po-none.maildat.test', ('', ''))[1] or '',
                'host name not found', 'names: ... as host name not found')
+        t.eq(d.stop(), 0, 'names: SIGTERM, exit 0', diag=d.log()[-3000:])
     finally:
         d.stop()
 

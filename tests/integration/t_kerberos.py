@@ -313,6 +313,18 @@ def case_keytab(env):
         t.like(d.log(), r'credentials dom: Kerberos ticket from ',
                'keytab: the parent got the ticket (logged)')
         t.ok(PASSWORD not in d.log(), 'keytab: no password in the log')
+        # A reload, as nobody, cannot read the root-only keytab: it keeps
+        # the keys (and the tickets) read at start.
+        d.signal(signal.SIGHUP)
+        t.ok(wait_until(lambda: 'keeping the keys read at start' in d.log()
+                        and 'configuration reloaded' in d.log(), 15),
+             'keytab: a reload keeps the keys of the root-only keytab',
+             diag=d.log())
+        d.control('crawl')
+        t.ok(wait_until(lambda: d.count(outcome='ok') >= 2, 30),
+             'keytab: crawls after the reload are ok', diag=d.log())
+        t.eq(d.log().count('Kerberos ticket from'), 1, 'keytab: the reload '
+             'kept the tickets (no new request to the KDC)', diag=d.log())
         t.eq(d.stop(), 0, 'keytab: SIGTERM, exit 0', diag=d.log()[-4000:])
         t.ok(not [p for p in os.listdir('/tmp') if p.startswith(
              'maildatd.%d.' % d.pid)], 'keytab: the run directory and its '
