@@ -234,7 +234,12 @@ smbio_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return 0;
 }
 
-/* Write the private smb.conf that libsmbclient reads through $HOME. */
+/*
+ * Write the private smb.conf that libsmbclient reads through $HOME.  It
+ * is read once per process, so its client use kerberos line is that of the
+ * first session; what counts for each session is smbio_open()'s
+ * smbc_setOptionUseKerberos(), which sets the state of every logon.
+ */
 static int
 smbio_write_conf(const char *dir, const char *include, int kerberos,
     char *err, size_t errlen)

@@ -25,6 +25,8 @@ Cases:
   ccache        tickets from kinit -k in a cache of the admin's: maildatctl
                 scan --kerberos required --ccache, and the daemon with
                 ccache = and principal = (no auth file)
+  own keytab    a keytab owned by the daemon's user is read again, as
+                that user, at a reload (and new tickets got with it)
   fallback      kerberos = yes: the DC by name with Kerberos, an NTLM-only
                 smbd (named by its address) with NTLM, one credential
 
@@ -424,6 +426,35 @@ def case_ccache(env):
         d.stop()
 
 
+def case_reload_own_keytab(env):
+    """A keytab owned by the daemon's user is read again at a reload."""
+    dc, work = env['dc'], env['work']
+    kt = os.path.join(work, 'own.keytab')
+    shutil.copy(env['keytab'], kt)
+    nobody = pwd.getpwnam('nobody')
+    os.chown(kt, nobody.pw_uid, nobody.pw_gid)
+    os.chmod(kt, 0o600)
+    d = Daemon(work, 'ownkt',
+               '[credentials dom]\nkerberos = required\nkeytab = %s\n' % kt +
+               target('dc', dc_url(), credentials='dom'),
+               workers=1, extra_global='interval = 1h\ntimeout = 20s\n')
+    try:
+        d.start(env=client_env(dc))
+        t.ok(wait_until(lambda: d.count(outcome='ok') >= 1, 30),
+             'own keytab: crawled ok', diag=d.log())
+        d.signal(signal.SIGHUP)
+        t.ok(wait_until(lambda: 'configuration reloaded' in d.log(), 15),
+             'own keytab: reloaded', diag=d.log())
+        t.eq(d.log().count('Kerberos ticket from'), 2, 'own keytab: the '
+             'reload read the keytab again and got new tickets',
+             diag=d.log())
+        d.control('crawl')
+        t.ok(wait_until(lambda: d.count(outcome='ok') >= 2, 30),
+             'own keytab: crawls after the reload are ok', diag=d.log())
+    finally:
+        d.stop()
+
+
 def case_fallback(env):
     dc, work = env['dc'], env['work']
     auth = os.path.join(work, 'both.auth')
@@ -490,6 +521,7 @@ def main():
                     ('wrong keytab', case_wrong_keytab),
                     ('lockout', case_lockout),
                     ('ccache', case_ccache),
+                    ('reload own keytab', case_reload_own_keytab),
                     ('fallback', case_fallback),
                 ], env, only_env='MAILDAT_KERBEROS_CASES')
         finally:
