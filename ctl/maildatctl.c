@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "crawl.h"
 #include "duration.h"
 #include "fmt.h"
+#include "krb.h"
 #include "log.h"
 #include "po.h"
 #include "smbio.h"
@@ -58,6 +60,8 @@ struct ctl_opts {
 	int64_t		 timeout_ms;
 	int64_t		 connect_timeout_ms;
 	const char	*smb_conf;
+	int		 kerberos;	/* SMBIO_KRB_* */
+	const char	*ccache;
 };
 
 static void __attribute__((noreturn))
@@ -79,6 +83,10 @@ usage(int status)
 "      --timeout DUR           deadline for each SMB request (default 30s)\n"
 "      --connect-timeout DUR   deadline for the TCP connect (default 5s)\n"
 "      --smb-conf FILE         let libsmbclient read this smb.conf\n"
+"      --kerberos yes|required Kerberos (yes: NTLM where it fails) with the\n"
+"                              tickets of --ccache or KRB5CCNAME, or with\n"
+"                              the password of -A\n"
+"      --ccache CCACHE         the ticket cache (FILE:/path, or a path)\n"
 "  postoffices         the postoffices known now\n"
 "  routes              the external postoffices each postoffice knows\n"
 "  crawls              every crawl attempt, newest first\n"
@@ -402,6 +410,7 @@ cmd_scan(const struct ctl_opts *o, int argc, char **argv)
 	struct fmt *f;
 	char err[512];
 	int i, failed = 0, have_auth = 0;
+	char *ccname = NULL, *principal = NULL, *at;
 	size_t j;
 
 	if (argc == 0) {
@@ -427,7 +436,28 @@ cmd_scan(const struct ctl_opts *o, int argc, char **argv)
 		have_auth = 1;
 		so.username = af.username;
 		so.password = af.password;
-		so.domain = af.domain;
+		so.domain = af.domain != NULL ? af.domain : af.realm;
+	}
+	so.kerberos = o->kerberos;
+	if (o->ccache != NULL)
+		ccname = o->ccache[0] == '/' ? xasprintf("FILE:%s", o->ccache) :
+		    xstrdup(o->ccache);
+	else if (o->kerberos != SMBIO_KRB_OFF && getenv("KRB5CCNAME") != NULL)
+		ccname = xstrdup(getenv("KRB5CCNAME"));
+	so.ccache = o->kerberos != SMBIO_KRB_OFF ? ccname : NULL;
+	/* Tickets without an auth file: the cache's principal logs on. */
+	if (o->kerberos != SMBIO_KRB_OFF && !have_auth) {
+		if ((principal = krb_ccache_principal(ccname, err,
+		    sizeof(err))) == NULL) {
+			fprintf(stderr, "maildatctl: --kerberos: %s\n", err);
+			free(ccname);
+			return CTL_EXIT_FAILED;
+		}
+		if ((at = strrchr(principal, '@')) != NULL) {
+			*at = '\0';
+			so.domain = at + 1;
+		}
+		so.username = principal;
 	}
 	so.min_protocol = o->min_protocol;
 	so.max_protocol = o->max_protocol;
@@ -435,6 +465,8 @@ cmd_scan(const struct ctl_opts *o, int argc, char **argv)
 	so.connect_timeout_ms = (int)o->connect_timeout_ms;
 	so.smb_conf = o->smb_conf;
 	io = smbio_open(&so, err, sizeof(err));
+	free(principal);
+	free(ccname);
 	if (have_auth)
 		authfile_clear(&af);
 	if (io == NULL) {
@@ -622,7 +654,8 @@ ctl_defaults(struct ctl_opts *o, struct conf **confp)
 
 enum {
 	OPT_DB = 256, OPT_FORMAT, OPT_SAVE, OPT_PROTOCOL, OPT_TIMEOUT,
-	OPT_CONNECT_TIMEOUT, OPT_SMB_CONF, OPT_SOCKET, OPT_ALL
+	OPT_CONNECT_TIMEOUT, OPT_SMB_CONF, OPT_SOCKET, OPT_ALL, OPT_KERBEROS,
+	OPT_CCACHE
 };
 
 static const struct option ctl_longopts[] = {
@@ -637,6 +670,8 @@ static const struct option ctl_longopts[] = {
 	{ "timeout",		required_argument,	NULL, OPT_TIMEOUT },
 	{ "connect-timeout",	required_argument,	NULL, OPT_CONNECT_TIMEOUT },
 	{ "smb-conf",		required_argument,	NULL, OPT_SMB_CONF },
+	{ "kerberos",		required_argument,	NULL, OPT_KERBEROS },
+	{ "ccache",		required_argument,	NULL, OPT_CCACHE },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -738,6 +773,22 @@ main(int argc, char **argv)
 			break;
 		case OPT_SMB_CONF:
 			o.smb_conf = optarg;
+			break;
+		case OPT_KERBEROS:
+			if (strcasecmp(optarg, "required") == 0)
+				o.kerberos = SMBIO_KRB_REQUIRED;
+			else if (strcasecmp(optarg, "yes") == 0)
+				o.kerberos = SMBIO_KRB_DESIRED;
+			else if (strcasecmp(optarg, "no") == 0)
+				o.kerberos = SMBIO_KRB_OFF;
+			else {
+				fprintf(stderr, "maildatctl: --kerberos takes "
+				    "no, yes or required\n");
+				usage(CTL_EXIT_USAGE);
+			}
+			break;
+		case OPT_CCACHE:
+			o.ccache = optarg;
 			break;
 		case 'v':
 			verbose++;

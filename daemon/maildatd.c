@@ -45,6 +45,7 @@
 #include "rules.h"
 #include "safefile.h"
 #include "sched.h"
+#include "tickets.h"
 #include "sink.h"
 #include "smbio.h"
 #include "store.h"
@@ -57,7 +58,6 @@
 /* The state of the daemon as a whole; its parts keep their own. */
 static struct {
 	struct event_base	*base;
-	struct evdns_base	*dns;
 	int			 once;		/* --once: one round, then exit */
 	int			 stopping;	/* SIGTERM/SIGINT seen */
 	int			 exit_status;
@@ -638,14 +638,6 @@ main(int argc, char **argv)
 	event_set_log_callback(maildatd_evlog);
 	if ((md.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	md.dns = evdns_base_new(md.base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-	if (md.dns == NULL) {
-		log_warnx("no DNS servers configured; host names resolve "
-		    "from /etc/hosts only");
-		md.dns = evdns_base_new(md.base, 0);
-		if (md.dns != NULL)
-			evdns_base_load_hosts(md.dns, NULL);
-	}
 	ev_sigterm = evsignal_new(md.base, SIGTERM, maildatd_signal, NULL);
 	ev_sigint = evsignal_new(md.base, SIGINT, maildatd_signal, NULL);
 	ev_sighup = evsignal_new(md.base, SIGHUP, maildatd_signal, NULL);
@@ -678,7 +670,9 @@ main(int argc, char **argv)
 	recorder_start(md.base, st, rs, &pol, &rh);
 	pool_init(md.base, self, wargv, rundir);
 	pool_configure(c->workers, c->jobs_per_worker);
-	probe_init(md.base, md.dns);
+	probe_init(md.base);
+	tickets_init(md.base, rundir);
+	tickets_load(c);
 	sched_init(md.base, &sh);
 	sched_load(c);
 	sched_start();
@@ -691,7 +685,9 @@ main(int argc, char **argv)
 	log_info("stopping");
 	control_close();
 	probe_cancel_all();
+	probe_close();
 	pool_kill_all();
+	tickets_free();
 	smbio_rmtree(rundir);
 	free(self);
 	sched_free();
@@ -706,8 +702,6 @@ main(int argc, char **argv)
 	event_free(ev_stopcheck);
 	event_free(ev_rules);
 	event_free(ev_reopen);
-	if (md.dns != NULL)
-		evdns_base_free(md.dns, 0);
 	event_base_free(md.base);
 	reload_free();
 	if (pidfile_fd != -1) {

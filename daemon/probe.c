@@ -1,4 +1,4 @@
-/* probe: non-blocking TCP connects driven by libevent. */
+/* probe: non-blocking TCP connects driven by libevent, names through NSS. */
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -6,10 +6,12 @@
 #include <netinet/in.h>
 
 #include <errno.h>
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,23 @@ struct probe_ok {
 	int64_t			 at_ms;		/* monotonic */
 };
 
+/*
+ * A name resolved by a resolver thread with getaddrinfo(), so that names
+ * resolve as everywhere else on the system (NSS: /etc/hosts, DNS, LDAP,
+ * whatever nsswitch.conf says), and as libsmbclient resolves them in the
+ * workers.  The thread writes the finished lookup's pointer to a pipe the
+ * loop watches; a lookup whose probe was cancelled meanwhile has p NULL.
+ */
+struct probe_lookup {
+	TAILQ_ENTRY(probe_lookup) entry;
+	struct probe		*p;
+	char			*host;
+	struct addrinfo		*res;
+	int			 rc;
+};
+
+#define PROBE_RESOLVERS		4	/* threads: lookups at once */
+
 struct probe {
 	TAILQ_ENTRY(probe)	 entry;
 	struct probe		*hnext;		/* in probe_running[] */
@@ -62,9 +81,11 @@ struct probe {
 	int			 timeout_ms;
 	struct sockaddr_storage	 addr;
 	socklen_t		 addrlen;
+	struct addrinfo		*ai;		/* the name's addresses */
+	struct addrinfo		*aicur;		/* the one being tried */
 	int			 fd;
 	struct event		*ev;
-	struct evdns_getaddrinfo_request *req;
+	struct probe_lookup	*lookup;	/* a name being resolved */
 	probe_cb		*cb;
 	void			*arg;
 	char			 msg[200];
@@ -72,7 +93,13 @@ struct probe {
 
 static TAILQ_HEAD(, probe) probe_list = TAILQ_HEAD_INITIALIZER(probe_list);
 static struct event_base *probe_base;
-static struct evdns_base *probe_dns;
+static TAILQ_HEAD(, probe_lookup) probe_queue =
+    TAILQ_HEAD_INITIALIZER(probe_queue);
+static pthread_mutex_t	 probe_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 probe_cv = PTHREAD_COND_INITIALIZER;
+static int		 probe_pipe[2] = { -1, -1 };
+static struct event	*probe_pipe_ev;
+static int		 probe_nthreads;
 static int probe_count;
 static struct probe	*probe_running[PROBE_NBUCKETS];	/* connecting */
 static struct probe_ok	*probe_fresh[PROBE_NBUCKETS];	/* accepted lately */
@@ -155,12 +182,82 @@ probe_unhash(struct probe *p)
 	p->hashed = 0;
 }
 
-/* Set up probing on base; dns may be NULL (names then fail to resolve). */
+static void	probe_resolved(evutil_socket_t, short, void *);
+
+/* Set up probing on base. */
 void
-probe_init(struct event_base *base, struct evdns_base *dns)
+probe_init(struct event_base *base)
 {
 	probe_base = base;
-	probe_dns = dns;
+	if (probe_pipe[0] != -1)
+		return;
+	if (pipe2(probe_pipe, O_CLOEXEC) == -1)
+		fatal("pipe2");
+	if (fcntl(probe_pipe[0], F_SETFL, O_NONBLOCK) == -1)
+		fatal("fcntl");
+	probe_pipe_ev = event_new(base, probe_pipe[0], EV_READ | EV_PERSIST,
+	    probe_resolved, NULL);
+	if (probe_pipe_ev == NULL)
+		fatalx("event_new");
+	event_add(probe_pipe_ev, NULL);
+}
+
+/* A resolver thread: take lookups off the queue, hand them back. */
+static void *
+probe_resolver(void *arg)
+{
+	struct probe_lookup *lk;
+	struct addrinfo hints;
+	ssize_t n;
+
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&probe_mtx);
+		while ((lk = TAILQ_FIRST(&probe_queue)) == NULL)
+			pthread_cond_wait(&probe_cv, &probe_mtx);
+		TAILQ_REMOVE(&probe_queue, lk, entry);
+		pthread_mutex_unlock(&probe_mtx);
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		lk->rc = getaddrinfo(lk->host, NULL, &hints, &lk->res);
+		do {
+			n = write(probe_pipe[1], &lk, sizeof(lk));
+		} while (n == -1 && errno == EINTR);
+		if (n != sizeof(lk))
+			fatal("probe: resolver pipe");
+	}
+	return NULL;
+}
+
+/* Queue p's host name for a resolver thread. */
+static void
+probe_lookup_start(struct probe *p)
+{
+	struct probe_lookup *lk = xcalloc(1, sizeof(*lk));
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
+
+	lk->p = p;
+	lk->host = xstrdup(p->host);
+	p->lookup = lk;
+	pthread_mutex_lock(&probe_mtx);
+	TAILQ_INSERT_TAIL(&probe_queue, lk, entry);
+	pthread_cond_signal(&probe_cv);
+	pthread_mutex_unlock(&probe_mtx);
+	if (probe_nthreads >= PROBE_RESOLVERS)
+		return;
+	/* The threads take no signals: the loop handles them all. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, probe_resolver, NULL) != 0)
+		fatalx("probe: cannot start a resolver thread");
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	probe_nthreads++;
 }
 
 /* Return the number of probes under way. */
@@ -186,6 +283,10 @@ probe_free(struct probe *p)
 		event_free(p->ev);
 	if (p->fd != -1)
 		close(p->fd);
+	if (p->lookup != NULL)
+		p->lookup->p = NULL;	/* freed when the thread is done */
+	if (p->ai != NULL)
+		freeaddrinfo(p->ai);
 	free(p->host);
 	free(p);
 }
@@ -217,6 +318,55 @@ probe_finish(struct probe *p, int ok)
 
 static void	probe_connect(struct probe *p);
 
+/* Take the address ai for the next attempt. */
+static void
+probe_use_addr(struct probe *p, const struct addrinfo *ai)
+{
+	memcpy(&p->addr, ai->ai_addr, ai->ai_addrlen);
+	p->addrlen = (socklen_t)ai->ai_addrlen;
+}
+
+/* Start over at the name's first address (a literal address has one). */
+static void
+probe_first_addr(struct probe *p)
+{
+	if (p->ai != NULL) {
+		p->aicur = p->ai;
+		probe_use_addr(p, p->aicur);
+	}
+}
+
+/* Move to the name's next address on this port: 0, or -1 when none. */
+static int
+probe_next_addr(struct probe *p)
+{
+	if (p->aicur == NULL || p->aicur->ai_next == NULL)
+		return -1;
+	p->aicur = p->aicur->ai_next;
+	probe_use_addr(p, p->aicur);
+	return 0;
+}
+
+/* "HOST port N" or, for a name with several addresses, "HOST (ADDR) port N". */
+static void
+probe_where(const struct probe *p, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "";
+	const void *in;
+
+	if (p->ai != NULL && p->ai->ai_next != NULL) {
+		in = p->addr.ss_family == AF_INET6 ?
+		    (const void *)&((const struct sockaddr_in6 *)
+		    &p->addr)->sin6_addr :
+		    (const void *)&((const struct sockaddr_in *)
+		    &p->addr)->sin_addr;
+		inet_ntop(p->addr.ss_family, in, a, sizeof(a));
+		snprintf(buf, len, "%s (%s) port %u", p->host, a,
+		    p->ports[p->porti]);
+	} else
+		snprintf(buf, len, "%s port %u", p->host, p->ports[p->porti]);
+}
+
 static void
 probe_next(struct probe *p)
 {
@@ -228,9 +378,12 @@ probe_next(struct probe *p)
 		close(p->fd);
 		p->fd = -1;
 	}
-	if (++p->porti < p->nports)
+	if (probe_next_addr(p) == 0)
 		probe_connect(p);
-	else
+	else if (++p->porti < p->nports) {
+		probe_first_addr(p);
+		probe_connect(p);
+	} else
 		probe_finish(p, 0);
 }
 
@@ -241,10 +394,12 @@ probe_event(evutil_socket_t fd, short what, void *arg)
 	socklen_t len = sizeof(int);
 	int e = 0;
 
+	char where[128];
+
+	probe_where(p, where, sizeof(where));
 	if (what & EV_TIMEOUT) {
-		snprintf(p->msg, sizeof(p->msg), "%s port %u: no answer to "
-		    "TCP connect within %d ms", p->host, p->ports[p->porti],
-		    p->timeout_ms);
+		snprintf(p->msg, sizeof(p->msg), "%s: no answer to TCP connect "
+		    "within %d ms", where, p->timeout_ms);
 		probe_next(p);
 		return;
 	}
@@ -255,8 +410,7 @@ probe_event(evutil_socket_t fd, short what, void *arg)
 		probe_finish(p, 1);
 		return;
 	}
-	snprintf(p->msg, sizeof(p->msg), "%s port %u: %s", p->host,
-	    p->ports[p->porti], strerror(e));
+	snprintf(p->msg, sizeof(p->msg), "%s: %s", where, strerror(e));
 	probe_next(p);
 }
 
@@ -299,6 +453,7 @@ probe_connect(struct probe *p)
 {
 	struct timeval tv;
 	uint16_t port = htons(p->ports[p->porti]);
+	char where[128];
 
 	if (p->addr.ss_family == AF_INET)
 		((struct sockaddr_in *)&p->addr)->sin_port = port;
@@ -314,12 +469,16 @@ probe_connect(struct probe *p)
 	}
 	if (connect(p->fd, (struct sockaddr *)&p->addr, p->addrlen) == -1 &&
 	    errno != EINPROGRESS) {
-		snprintf(p->msg, sizeof(p->msg), "%s port %u: %s", p->host,
-		    p->ports[p->porti], strerror(errno));
+		probe_where(p, where, sizeof(where));
+		snprintf(p->msg, sizeof(p->msg), "%s: %s", where,
+		    strerror(errno));
 		close(p->fd);
 		p->fd = -1;
-		if (p->porti + 1 < p->nports) {
+		if (probe_next_addr(p) == 0)
+			probe_connect(p);
+		else if (p->porti + 1 < p->nports) {
 			p->porti++;
+			probe_first_addr(p);
 			probe_connect(p);
 		} else
 			probe_fail_later(p);
@@ -333,51 +492,42 @@ probe_connect(struct probe *p)
 	event_add(p->ev, &tv);
 }
 
+/* The loop's end of the resolver pipe: go on with each probe resolved. */
 static void
-probe_resolved(int result, struct evutil_addrinfo *res, void *arg)
+probe_resolved(evutil_socket_t fd, short what, void *arg)
 {
-	struct probe *p = arg;
+	struct probe_lookup *lk;
+	struct probe *p;
+	ssize_t n;
 
-	if (result == EVUTIL_EAI_CANCEL)
-		return;		/* probe_cancel_all() freed p already */
-	p->req = NULL;
-	if (result != 0 || res == NULL) {
-		snprintf(p->msg, sizeof(p->msg), "%s: host name not found "
-		    "(%s)", p->host, evutil_gai_strerror(result));
-		if (res != NULL)
-			evutil_freeaddrinfo(res);
-		probe_finish(p, 0);
-		return;
-	}
-	memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
-	p->addrlen = (socklen_t)res->ai_addrlen;
-	evutil_freeaddrinfo(res);
-	probe_connect(p);
-}
-
-static void
-probe_resolve(evutil_socket_t fd, short what, void *arg)
-{
-	struct probe *p = arg;
-	struct evdns_getaddrinfo_request *req;
-	struct evutil_addrinfo hints;
-
-	(void)fd;
 	(void)what;
-	event_free(p->ev);
-	p->ev = NULL;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
-	/*
-	 * A NULL request means the callback already ran, and may have freed
-	 * p; only a pending request may be remembered in p.
-	 */
-	req = evdns_getaddrinfo(probe_dns, p->host, NULL, &hints,
-	    probe_resolved, p);
-	if (req != NULL)
-		p->req = req;
+	(void)arg;
+	while ((n = read(fd, &lk, sizeof(lk))) == sizeof(lk)) {
+		if ((p = lk->p) == NULL) {	/* cancelled meanwhile */
+			if (lk->res != NULL)
+				freeaddrinfo(lk->res);
+			free(lk->host);
+			free(lk);
+			continue;
+		}
+		p->lookup = NULL;
+		if (lk->rc != 0 || lk->res == NULL) {
+			snprintf(p->msg, sizeof(p->msg), "%s: host name not "
+			    "found (%s)", p->host, lk->rc == EAI_SYSTEM ?
+			    strerror(errno) : gai_strerror(lk->rc));
+			if (lk->res != NULL)
+				freeaddrinfo(lk->res);
+			free(lk->host);
+			free(lk);
+			probe_finish(p, 0);
+			continue;
+		}
+		p->ai = lk->res;
+		free(lk->host);
+		free(lk);
+		probe_first_addr(p);
+		probe_connect(p);
+	}
 }
 
 /*
@@ -451,17 +601,7 @@ probe_start(const char *host, uint16_t port, int timeout_ms, probe_cb *cb,
 		probe_connect(p);
 		return;
 	}
-	if (probe_dns == NULL) {
-		snprintf(p->msg, sizeof(p->msg), "%s: no resolver for host "
-		    "names", host);
-		probe_fail_later(p);
-		return;
-	}
-	/* Resolve from the loop: evdns may answer (and fail) at once. */
-	p->ev = evtimer_new(probe_base, probe_resolve, p);
-	if (p->ev == NULL)
-		fatalx("evtimer_new");
-	evtimer_add(p->ev, &now);
+	probe_lookup_start(p);
 }
 
 /* Abandon every probe under way without calling their callbacks. */
@@ -469,6 +609,7 @@ void
 probe_cancel_all(void)
 {
 	struct probe *p;
+	struct probe_lookup *lk;
 	struct probe_ok *o;
 	size_t i;
 
@@ -479,15 +620,23 @@ probe_cancel_all(void)
 			free(o);
 		}
 
-	while ((p = TAILQ_FIRST(&probe_list)) != NULL) {
-		if (p->req != NULL) {
-			struct evdns_getaddrinfo_request *req = p->req;
-
-			p->req = NULL;
-			probe_free(p);
-			evdns_getaddrinfo_cancel(req);
-			continue;
-		}
+	while ((p = TAILQ_FIRST(&probe_list)) != NULL)
 		probe_free(p);
+	/* Lookups no thread took yet go now; the others end in the pipe. */
+	pthread_mutex_lock(&probe_mtx);
+	while ((lk = TAILQ_FIRST(&probe_queue)) != NULL) {
+		TAILQ_REMOVE(&probe_queue, lk, entry);
+		free(lk->host);
+		free(lk);
 	}
+	pthread_mutex_unlock(&probe_mtx);
+}
+
+/* Stop watching the resolver threads (at exit, after probe_cancel_all). */
+void
+probe_close(void)
+{
+	if (probe_pipe_ev != NULL)
+		event_free(probe_pipe_ev);
+	probe_pipe_ev = NULL;
 }

@@ -17,6 +17,7 @@
 #include "sink.h"
 #include "store.h"
 #include "targets.h"
+#include "tickets.h"
 #include "xmalloc.h"
 
 static struct conf	*reload_cur;
@@ -239,6 +240,7 @@ reload_config(char *msg, size_t msglen)
 	old = reload_cur;
 	reload_cur = c;
 	reload_when = time(NULL);
+	tickets_load(c);
 	sched_load(c);
 	pool_configure(c->workers, c->jobs_per_worker);
 	conf_free(old);

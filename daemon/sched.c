@@ -22,6 +22,7 @@
 #include "result.h"
 #include "sched.h"
 #include "store.h"
+#include "tickets.h"
 #include "targets.h"
 #include "xmalloc.h"
 
@@ -727,6 +728,28 @@ sched_job_done(void *arg, struct results *rs, enum outcome fail,
 	sched_unit_done(u, &mine);
 }
 
+/* What the worker needs for Kerberos with credentials cr. */
+static void
+sched_kerberos(struct ipc_job *j, const struct conf_credentials *cr)
+{
+	const char *cc, *err;
+
+	j->kerberos = cr->kerberos == CONF_KRB_REQUIRED ? IPC_KRB_REQUIRED :
+	    cr->kerberos == CONF_KRB_YES ? IPC_KRB_YES : IPC_KRB_NO;
+	if (j->kerberos == IPC_KRB_NO)
+		return;
+	if (cr->ccache != NULL)
+		j->ccache = cr->ccache[0] == '/' ?
+		    xasprintf("FILE:%s", cr->ccache) : xstrdup(cr->ccache);
+	else if (cr->kt != NULL) {
+		if ((cc = tickets_ccache(cr->name, &err)) != NULL)
+			j->ccache = xstrdup(cc);
+		else
+			j->krb_error = xstrdup(err != NULL ? err :
+			    "Kerberos: no ticket for these credentials");
+	}
+}
+
 static void
 sched_probed(void *arg, int ok, const char *msg)
 {
@@ -756,6 +779,7 @@ sched_probed(void *arg, int ok, const char *msg)
 		job->mj.username = xstrdup_null(cr->username);
 		job->mj.password = xstrdup_null(cr->password);
 		job->mj.domain = xstrdup_null(cr->domain);
+		sched_kerberos(&job->mj, cr);
 	}
 	job->mj.min_protocol = xstrdup_null(t->min_protocol);
 	job->mj.max_protocol = xstrdup_null(t->max_protocol);

@@ -40,6 +40,8 @@ worker_same_opts(const struct ipc_job *a, const struct ipc_job *b)
 	    worker_streq(a->min_protocol, b->min_protocol) &&
 	    worker_streq(a->max_protocol, b->max_protocol) &&
 	    worker_streq(a->smb_conf, b->smb_conf) &&
+	    a->kerberos == b->kerberos &&
+	    worker_streq(a->ccache, b->ccache) &&
 	    a->timeout_ms == b->timeout_ms &&
 	    a->connect_timeout_ms == b->connect_timeout_ms;
 }
@@ -72,6 +74,9 @@ worker_session(struct worker_session *s, const struct ipc_job *j, char *err,
 	o.smb_conf = j->smb_conf;
 	o.connect_timeout_ms = j->connect_timeout_ms;
 	o.statedir = s->statedir;
+	o.kerberos = j->kerberos == IPC_KRB_REQUIRED ? SMBIO_KRB_REQUIRED :
+	    j->kerberos == IPC_KRB_YES ? SMBIO_KRB_DESIRED : SMBIO_KRB_OFF;
+	o.ccache = j->ccache;
 	/*
 	 * Each SMB request times out a little before the parent's deadline
 	 * for the whole job, so a stalled server gives a "timeout" outcome
@@ -90,6 +95,8 @@ worker_session(struct worker_session *s, const struct ipc_job *j, char *err,
 	s->opts.smb_conf = xstrdup_null(j->smb_conf);
 	s->opts.timeout_ms = j->timeout_ms;
 	s->opts.connect_timeout_ms = j->connect_timeout_ms;
+	s->opts.kerberos = j->kerberos;
+	s->opts.ccache = xstrdup_null(j->ccache);
 	return 0;
 }
 
@@ -101,12 +108,27 @@ worker_job(int fd, struct worker_session *s, const struct ipc_job *j)
 	struct ipcbuf b;
 	char err[256];
 	size_t i;
+	struct ipc_job ntlm;
 	int rc;
 
-	if (worker_session(s, j, err, sizeof(err)) == -1)
-		results_fail(&rs, &j->loc, OUTCOME_ERROR, err);
-	else
-		crawl_run(s->io, &j->loc, 0, &rs);
+	/*
+	 * The parent could get no Kerberos ticket: with kerberos = required
+	 * that is a failed logon (the lockout guard counts it), with yes the
+	 * crawl goes on with NTLM.
+	 */
+	if (j->krb_error != NULL && j->kerberos == IPC_KRB_REQUIRED)
+		results_fail(&rs, &j->loc, OUTCOME_AUTH_FAILED, j->krb_error);
+	else {
+		ntlm = *j;
+		if (j->krb_error != NULL) {
+			ntlm.kerberos = IPC_KRB_NO;
+			ntlm.ccache = NULL;
+		}
+		if (worker_session(s, &ntlm, err, sizeof(err)) == -1)
+			results_fail(&rs, &j->loc, OUTCOME_ERROR, err);
+		else
+			crawl_run(s->io, &j->loc, 0, &rs);
+	}
 
 	ipcbuf_init(&b);
 	for (i = 0; i < rs.n; i++) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "authfile.h"
@@ -39,12 +40,44 @@ authfile_wipe(char *s)
 	}
 }
 
+/* Replace *slot with a copy of v, wiping the old value. */
+static void
+authfile_set(char **slot, const char *v)
+{
+	authfile_wipe(*slot);
+	*slot = xstrdup(v);
+}
+
+/*
+ * username = as smbclient reads it: DOMAIN\user (or DOMAIN/user),
+ * user@REALM, and a %password after either.
+ */
+static void
+authfile_user(struct authfile *a, char *v)
+{
+	char *p;
+
+	if ((p = strchr(v, '%')) != NULL) {
+		*p = '\0';
+		authfile_set(&a->password, p + 1);
+	}
+	if ((p = strchr(v, '\\')) != NULL || (p = strchr(v, '/')) != NULL) {
+		*p = '\0';
+		authfile_set(&a->domain, v);
+		v = p + 1;
+	} else if ((p = strrchr(v, '@')) != NULL) {
+		*p = '\0';
+		authfile_set(&a->realm, p + 1);
+	}
+	authfile_set(&a->username, authfile_trim(v));
+}
+
 /* Read path into a. */
 int
 authfile_read(const char *path, struct authfile *a, char *err, size_t errlen)
 {
 	struct stat sb;
-	char *line = NULL, *key, *val, *eq, **slot;
+	char *line = NULL, *key, *val, *eq, *e;
 	size_t cap = 0;
 	ssize_t n;
 	int fd, lineno = 0, rc = -1;
@@ -77,33 +110,42 @@ authfile_read(const char *path, struct authfile *a, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
+	/*
+	 * As smbclient -A reads it: keys in any case, the value after '='
+	 * and the blanks after it, to the end of the line (a password keeps
+	 * its trailing blanks), lines without '=' and unknown keys ignored.
+	 * A line's text is never echoed: it may hold a password.
+	 */
 	while ((n = getline(&line, &cap, f)) != -1) {
 		lineno++;
-		key = authfile_trim(line);
+		e = line + strlen(line);
+		while (e > line && (e[-1] == '\n' || e[-1] == '\r'))
+			*--e = '\0';
+		for (key = line; *key == ' ' || *key == '\t'; key++)
+			;
 		if (*key == '\0' || *key == '#' || *key == ';')
 			continue;
-		if ((eq = strchr(key, '=')) == NULL) {
-			errbuf_set(err, errlen, "%s:%d: expected key = "
-			    "value", path, lineno);
-			goto out;
+		if ((eq = strchr(line, '=')) == NULL) {
+			log_warnx("%s:%d: no '=' in the line; ignored", path,
+			    lineno);
+			continue;
 		}
 		*eq = '\0';
-		key = authfile_trim(key);
-		val = authfile_trim(eq + 1);
-		if (strcmp(key, "username") == 0)
-			slot = &a->username;
-		else if (strcmp(key, "password") == 0)
-			slot = &a->password;
-		else if (strcmp(key, "domain") == 0)
-			slot = &a->domain;
-		else {
-			errbuf_set(err, errlen, "%s:%d: unknown key '%s' "
-			    "(expected username, password or domain)", path,
-			    lineno, key);
-			goto out;
-		}
-		authfile_wipe(*slot);
-		*slot = xstrdup(val);
+		key = authfile_trim(line);
+		for (val = eq + 1; *val == ' ' || *val == '\t'; val++)
+			;
+		if (strcasecmp(key, "username") == 0)
+			authfile_user(a, val);
+		else if (strcasecmp(key, "password") == 0)
+			authfile_set(&a->password, val);
+		else if (strcasecmp(key, "domain") == 0)
+			authfile_set(&a->domain, authfile_trim(val));
+		else if (strcasecmp(key, "realm") == 0)
+			authfile_set(&a->realm, authfile_trim(val));
+		else
+			log_warnx("%s:%d: unknown key ignored (smbclient reads "
+			    "username, password, domain and realm)", path,
+			    lineno);
 	}
 	if (ferror(f)) {
 		errbuf_set(err, errlen, "%s: read error", path);
@@ -134,5 +176,6 @@ authfile_clear(struct authfile *a)
 	authfile_wipe(a->username);
 	authfile_wipe(a->password);
 	authfile_wipe(a->domain);
+	authfile_wipe(a->realm);
 	memset(a, 0, sizeof(*a));
 }

@@ -1,6 +1,8 @@
 /*
  * authfile: read credentials from an smbclient -A style file
- * (username = , password = , domain = ).  The file must be a regular file
+ * (username = , password = , domain = , realm = ) as smbclient reads it:
+ * keys in any case, DOMAIN\\user and user@REALM split, unknown keys and
+ * lines without '=' ignored with a warning that never shows a value.  The file must be a regular file
  * of mode 0600 or 0400 (no group or other bits) with a single link, not
  * reached through a symbolic link, or it is refused.
  */
@@ -13,6 +15,7 @@ struct authfile {
 	char	*username;
 	char	*password;
 	char	*domain;		/* NULL when the file names none */
+	char	*realm;			/* realm = or user@REALM; NULL: none */
 };
 
 /*

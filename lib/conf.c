@@ -31,6 +31,7 @@
 #include "confval.h"
 #include "duration.h"
 #include "errbuf.h"
+#include "krb.h"
 #include "location.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -84,7 +85,7 @@ enum conf_key {
 	K_JOBS_PER_WORKER, K_UNREACHABLE_AFTER, K_RENOTIFY, K_BACKOFF_MAX,
 	K_LOCKOUT_AFTER, K_SMB_CONF, K_RETENTION, K_ALERT_RETENTION,
 	K_RETIRE_AFTER, K_RULES_INTERVAL, K_RULE_TIMEOUT,
-	K_AUTH_FILE,
+	K_AUTH_FILE, K_KERBEROS, K_KEYTAB, K_CCACHE, K_PRINCIPAL,
 	K_HOSTS, K_SHARE, K_CREDENTIALS, K_PROTOCOL, K_URL, K_DISCOVER,
 	K_ENABLED, K_SEVERITY, K_QUERY,
 	K_NKEYS
@@ -117,6 +118,10 @@ static const struct {
 	{ SECT_MAILDATD,	"rules_interval",	K_RULES_INTERVAL },
 	{ SECT_MAILDATD,	"rule_timeout",		K_RULE_TIMEOUT },
 	{ SECT_CREDENTIALS,	"auth_file",		K_AUTH_FILE },
+	{ SECT_CREDENTIALS,	"kerberos",		K_KERBEROS },
+	{ SECT_CREDENTIALS,	"keytab",		K_KEYTAB },
+	{ SECT_CREDENTIALS,	"ccache",		K_CCACHE },
+	{ SECT_CREDENTIALS,	"principal",		K_PRINCIPAL },
 	{ SECT_TARGET,		"hosts",		K_HOSTS },
 	{ SECT_TARGET,		"share",		K_SHARE },
 	{ SECT_TARGET,		"credentials",		K_CREDENTIALS },
@@ -724,6 +729,50 @@ conf_key_target(struct conf_parser *p, struct conf_sectinfo *si,
 }
 
 static void
+conf_key_credentials(struct conf_parser *p, struct conf_sectinfo *si,
+    enum conf_key k, const char *name, const char *v)
+{
+	struct conf_credentials *cr = &p->c->creds[si->idx];
+	const char *q;
+
+	switch (k) {
+	case K_AUTH_FILE:
+		conf_path(p, name, v, 0, 0, &cr->auth_file);
+		break;
+	case K_KERBEROS:
+		if (strcasecmp(v, "required") == 0)
+			cr->kerberos = CONF_KRB_REQUIRED;
+		else if (confval_bool(v, &cr->kerberos) == -1) {
+			conf_error(p, p->lineno, "kerberos: '" CONF_ECHO "' is "
+			    "not no, yes or required", v);
+			cr->kerberos = CONF_KRB_NO;
+		} else
+			cr->kerberos = cr->kerberos ? CONF_KRB_YES : CONF_KRB_NO;
+		break;
+	case K_KEYTAB:
+		conf_path(p, name, v, 0, 0, &cr->keytab);
+		break;
+	case K_CCACHE:
+		/* A FILE: cache by path, or a DIR:/KEYRING: name. */
+		q = strncmp(v, "FILE:", 5) == 0 ? v + 5 : v;
+		if (q == v && strchr(v, ':') != NULL && v[0] != '/')
+			conf_setstr(&cr->ccache, v);
+		else
+			conf_path(p, name, q, 0, 0, &cr->ccache);
+		break;
+	case K_PRINCIPAL:
+		if (*v == '\0' || strpbrk(v, " \t\\/") != NULL)
+			conf_error(p, p->lineno, "principal: bad principal '"
+			    CONF_ECHO "' (user@REALM)", v);
+		else
+			conf_setstr(&cr->principal, v);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
 conf_key_rule(struct conf_parser *p, struct conf_sectinfo *si,
     enum conf_key k, const char *name, const char *v)
 {
@@ -796,7 +845,7 @@ conf_key(struct conf_parser *p, const char *name, char *v)
 		conf_key_maildatd(p, (enum conf_key)k, name, v);
 		break;
 	case SECT_CREDENTIALS:
-		conf_path(p, name, v, 0, 0, &p->c->creds[si->idx].auth_file);
+		conf_key_credentials(p, si, (enum conf_key)k, name, v);
 		break;
 	case SECT_TARGET:
 		conf_key_target(p, si, (enum conf_key)k, name, v);
@@ -844,6 +893,37 @@ conf_continue(struct conf_parser *p, char *v)
 	}
 }
 
+/* How the keys of one [credentials] section fit together. */
+static void
+conf_finish_credentials(struct conf_parser *p, struct conf_sectinfo *si,
+    struct conf_credentials *cr)
+{
+	int krbsrc = si->seen[K_KEYTAB] != 0 || si->seen[K_CCACHE] != 0;
+
+	cr->auth_file_line = si->seen[K_AUTH_FILE];
+	cr->keytab_line = si->seen[K_KEYTAB] ? si->seen[K_KEYTAB] : si->line;
+	if (si->seen[K_KEYTAB] != 0 && si->seen[K_CCACHE] != 0)
+		conf_error(p, si->seen[K_CCACHE], "%s: keytab and ccache "
+		    "exclude each other (the daemon keeps the tickets of a "
+		    "keytab in a cache of its own)", si->label);
+	if (krbsrc && cr->kerberos == CONF_KRB_NO)
+		conf_error(p, si->seen[K_KEYTAB] ? si->seen[K_KEYTAB] :
+		    si->seen[K_CCACHE], "%s: %s needs kerberos = yes or "
+		    "required", si->label, si->seen[K_KEYTAB] ? "keytab" :
+		    "ccache");
+	if (si->seen[K_PRINCIPAL] != 0 && !krbsrc)
+		conf_error(p, si->seen[K_PRINCIPAL], "%s: principal needs "
+		    "keytab or ccache", si->label);
+	if (si->seen[K_CCACHE] != 0 && si->seen[K_AUTH_FILE] == 0 &&
+	    si->seen[K_PRINCIPAL] == 0)
+		conf_error(p, si->seen[K_CCACHE], "%s: ccache without "
+		    "auth_file needs principal = user@REALM", si->label);
+	if (si->seen[K_AUTH_FILE] == 0 && !krbsrc)
+		conf_error(p, si->line, "%s has no auth_file%s", si->label,
+		    cr->kerberos != CONF_KRB_NO ? " (nor keytab or ccache)" :
+		    "");
+}
+
 /* Checks that need the whole file, and the auth files. */
 static void
 conf_finish(struct conf_parser *p)
@@ -861,11 +941,7 @@ conf_finish(struct conf_parser *p)
 		case SECT_MAILDATD:
 			break;
 		case SECT_CREDENTIALS:
-			if (si->seen[K_AUTH_FILE] == 0)
-				conf_error(p, si->line, "%s has no auth_file",
-				    si->label);
-			c->creds[si->idx].auth_file_line =
-			    si->seen[K_AUTH_FILE];
+			conf_finish_credentials(p, si, &c->creds[si->idx]);
 			break;
 		case SECT_TARGET:
 			t = &c->targets[si->idx];
@@ -1019,6 +1095,10 @@ conf_free(struct conf *c)
 		xfree_secret(c->creds[i].username);
 		xfree_secret(c->creds[i].password);
 		xfree_secret(c->creds[i].domain);
+		free(c->creds[i].keytab);
+		free(c->creds[i].ccache);
+		free(c->creds[i].principal);
+		krb_keytab_free(c->creds[i].kt);
 	}
 	free(c->creds);
 	for (i = 0; i < c->ntargets; i++) {
@@ -1148,30 +1228,51 @@ conf_errors_log(const struct conf_errors *e, char *msg, size_t msglen)
 }
 
 /*
- * The fingerprint of cr's account and settings: the auth file's path and
- * identity (device, inode, size, modification time: any edit changes it),
- * the user and the domain, hashed (FNV-1a 64).  The password is not part of
- * it, so that nothing derived from a secret reaches the database.
+ * Add the file at path (its name and identity: device, inode, size,
+ * modification time, so that any edit changes it) to the hash h.
+ */
+static uint64_t
+conf_hash_file(uint64_t h, const char *path)
+{
+	struct stat sb;
+	char buf[160];
+	const unsigned char *p;
+
+	memset(&sb, 0, sizeof(sb));
+	if (path != NULL)
+		(void)stat(path, &sb);
+	snprintf(buf, sizeof(buf), "%s:%ju:%ju:%jd:%jd.%09ld",
+	    path != NULL ? path : "", (uintmax_t)sb.st_dev,
+	    (uintmax_t)sb.st_ino, (intmax_t)sb.st_size,
+	    (intmax_t)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
+	for (p = (const unsigned char *)buf; *p != '\0'; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return (h ^ 0xff) * 1099511628211ULL;
+}
+
+/*
+ * The fingerprint of cr's account and settings: its auth file and keytab
+ * (see conf_hash_file()), ticket cache, principal, Kerberos mode, user and
+ * domain, hashed (FNV-1a 64).  No secret is part of it, so that nothing
+ * derived from one reaches the database.
  */
 static void
 conf_fingerprint(struct conf_credentials *cr)
 {
-	struct stat sb;
 	uint64_t h = 14695981039346656037ULL;
-	char buf[160];
-	const char *parts[4];
+	char mode[16];
+	const char *parts[5];
 	size_t i;
 
-	memset(&sb, 0, sizeof(sb));
-	(void)stat(cr->auth_file, &sb);
-	snprintf(buf, sizeof(buf), "%ju:%ju:%jd:%jd.%09ld", (uintmax_t)sb.st_dev,
-	    (uintmax_t)sb.st_ino, (intmax_t)sb.st_size,
-	    (intmax_t)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
-	parts[0] = cr->auth_file;
-	parts[1] = buf;
-	parts[2] = cr->username ? cr->username : "";
-	parts[3] = cr->domain ? cr->domain : "";
-	for (i = 0; i < 4; i++) {
+	h = conf_hash_file(h, cr->auth_file);
+	h = conf_hash_file(h, cr->keytab);
+	snprintf(mode, sizeof(mode), "%d", cr->kerberos);
+	parts[0] = cr->ccache != NULL ? cr->ccache : "";
+	parts[1] = cr->principal != NULL ? cr->principal : "";
+	parts[2] = mode;
+	parts[3] = cr->username != NULL ? cr->username : "";
+	parts[4] = cr->domain != NULL ? cr->domain : "";
+	for (i = 0; i < 5; i++) {
 		const unsigned char *p = (const unsigned char *)parts[i];
 
 		for (; *p != '\0'; p++)
@@ -1192,6 +1293,109 @@ conf_account(const struct conf_credentials *cr, char *buf, size_t buflen)
 }
 
 /*
+ * A file this process may no longer read (EACCES, after the privilege
+ * drop) that old's section of the same name read from the same path:
+ * return old's section, to keep what it read at start.
+ */
+static const struct conf_credentials *
+conf_kept(const struct conf_credentials *cr, const struct conf *old,
+    const char *path, int keytab)
+{
+	const struct conf_credentials *oc;
+	const char *opath;
+
+	if (old == NULL || access(path, R_OK) == 0 || errno != EACCES ||
+	    (oc = conf_find_credentials(old, cr->name)) == NULL)
+		return NULL;
+	opath = keytab ? oc->keytab : oc->auth_file;
+	if (opath == NULL || strcmp(opath, path) != 0 ||
+	    (keytab && oc->kt == NULL))
+		return NULL;
+	log_warnx("credentials %s: %s is not readable by this user; keeping "
+	    "the %s read at start (make it owned by the daemon's user to "
+	    "reload it)", cr->name, path, keytab ? "keys" : "credentials");
+	return oc;
+}
+
+/* Read cr's auth file; 1 when what old read at start is kept. */
+static int
+conf_read_authfile(struct conf *c, struct conf_credentials *cr,
+    const struct conf *old, struct conf_errors *errs)
+{
+	const struct conf_credentials *oc;
+	struct authfile af;
+	char err[512];
+
+	if ((oc = conf_kept(cr, old, cr->auth_file, 0)) != NULL) {
+		cr->username = xstrdup_null(oc->username);
+		cr->password = xstrdup_null(oc->password);
+		cr->domain = xstrdup_null(oc->domain);
+		return 1;
+	}
+	if (authfile_read(cr->auth_file, &af, err, sizeof(err)) == -1) {
+		conf_errors_add(errs, "%s:%d: credentials %s: %s", c->path,
+		    cr->auth_file_line, cr->name, err);
+		return 0;
+	}
+	cr->username = af.username;
+	cr->password = af.password;
+	/* user@REALM or realm = alone: the realm is the domain. */
+	if (af.domain == NULL && af.realm != NULL) {
+		af.domain = af.realm;
+		af.realm = NULL;
+	}
+	cr->domain = af.domain;
+	xfree_secret(af.realm);
+	return 0;
+}
+
+/* Load cr's keytab; 1 when the keys old read at start are kept. */
+static int
+conf_read_keytab(struct conf *c, struct conf_credentials *cr,
+    const struct conf *old, struct conf_errors *errs)
+{
+	const struct conf_credentials *oc;
+	char err[512];
+
+	if ((oc = conf_kept(cr, old, cr->keytab, 1)) != NULL) {
+		cr->kt = krb_keytab_ref(oc->kt);
+		return 1;
+	}
+	if (krb_keytab_load(cr->keytab, &cr->kt, err, sizeof(err)) == -1)
+		conf_errors_add(errs, "%s:%d: credentials %s: %s", c->path,
+		    cr->keytab_line, cr->name, err);
+	return 0;
+}
+
+/* Without an auth file, the user and the domain are the principal's. */
+static void
+conf_principal_user(struct conf *c, struct conf_credentials *cr,
+    struct conf_errors *errs)
+{
+	char err[256], *pr, *at;
+
+	if (cr->principal != NULL)
+		pr = xstrdup(cr->principal);
+	else if (cr->kt != NULL) {
+		if ((pr = krb_keytab_principal(cr->kt, err,
+		    sizeof(err))) == NULL) {
+			conf_errors_add(errs, "%s:%d: credentials %s: %s: %s",
+			    c->path, cr->keytab_line, cr->name, cr->keytab,
+			    err);
+			return;
+		}
+	} else
+		return;		/* reported: no keytab */
+	if ((at = strrchr(pr, '@')) != NULL) {
+		*at = '\0';
+		cr->domain = xstrdup(at + 1);
+	}
+	cr->username = xstrdup(pr);
+	cr->password = xstrdup("");
+	free(pr);
+}
+
+/*
  * Read the auth file of every [credentials] section of c: the one place
  * secrets are read.  With old (a reload), a file this process may no
  * longer read (EACCES, after the privilege drop) keeps the credentials of
@@ -1203,40 +1407,25 @@ conf_read_secrets(struct conf *c, const struct conf *old,
 {
 	const struct conf_credentials *oc;
 	struct conf_credentials *cr;
-	struct authfile af;
-	char err[512];
 	size_t i, before = errs->n;
+	int kept;
 
 	for (i = 0; i < c->ncreds; i++) {
 		cr = &c->creds[i];
-		if (cr->auth_file == NULL)
-			continue;	/* reported by conf_load() */
-		if (old != NULL && access(cr->auth_file, R_OK) == -1 &&
-		    errno == EACCES &&
-		    (oc = conf_find_credentials(old, cr->name)) != NULL &&
-		    oc->auth_file != NULL &&
-		    strcmp(oc->auth_file, cr->auth_file) == 0) {
-			log_warnx("credentials %s: %s is not readable by this "
-			    "user; keeping the credentials read at start (make "
-			    "it owned by the daemon's user to reload them)",
-			    cr->name, cr->auth_file);
-			cr->username = xstrdup_null(oc->username);
-			cr->password = xstrdup_null(oc->password);
-			cr->domain = xstrdup_null(oc->domain);
-			/* The account in use is the one read at start. */
+		kept = 0;
+		if (cr->auth_file != NULL)
+			kept |= conf_read_authfile(c, cr, old, errs);
+		if (cr->keytab != NULL && cr->ccache == NULL &&
+		    cr->kerberos != CONF_KRB_NO)
+			kept |= conf_read_keytab(c, cr, old, errs);
+		if (cr->auth_file == NULL && cr->username == NULL)
+			conf_principal_user(c, cr, errs);
+		/* What is kept from start is the account in use. */
+		if (kept && (oc = conf_find_credentials(old, cr->name)) != NULL)
 			memcpy(cr->fingerprint, oc->fingerprint,
 			    sizeof(cr->fingerprint));
-			continue;
-		}
-		if (authfile_read(cr->auth_file, &af, err, sizeof(err)) == -1) {
-			conf_errors_add(errs, "%s:%d: credentials %s: %s",
-			    c->path, cr->auth_file_line, cr->name, err);
-			continue;
-		}
-		cr->username = af.username;
-		cr->password = af.password;
-		cr->domain = af.domain;
-		conf_fingerprint(cr);
+		else
+			conf_fingerprint(cr);
 	}
 	return errs->n > before ? -1 : 0;
 }

@@ -2,7 +2,9 @@
  * conf: maildatd.conf, an ini file:
  *
  *	[maildatd]		global settings (optional; every key has a default)
- *	[credentials NAME]	auth_file = an smbclient -A file, mode 0600/0400
+ *	[credentials NAME]	auth_file = an smbclient -A file, mode 0600/0400;
+ *				kerberos = no | yes | required, keytab = PATH
+ *				or ccache = PATH, principal = NAME
  *	[target NAME]		hosts, share, credentials, protocol, interval,
  *				timeout, url (repeatable), discover
  *	[rule NAME]		enabled, severity, renotify, and query for a
@@ -37,13 +39,27 @@
  */
 #define CONF_NBUILTIN_RULES	9
 
+/* kerberos = */
+#define CONF_KRB_NO		0	/* NTLM only (the default) */
+#define CONF_KRB_YES		1	/* Kerberos, NTLM when it fails */
+#define CONF_KRB_REQUIRED	2	/* Kerberos only */
+
+struct krb_keytab;
+
 struct conf_credentials {
 	char	*name;
-	char	*auth_file;
+	char	*auth_file;	/* NULL: none (Kerberos with keytab or ccache) */
 	int	 auth_file_line;
-	char	*username;	/* from the auth file */
+	char	*username;	/* from the auth file, or the principal's name */
 	char	*password;	/* from the auth file; "" when it names none */
-	char	*domain;	/* from the auth file; NULL when it names none */
+	char	*domain;	/* from the auth file or the principal's realm;
+				   NULL when neither names one */
+	int	 kerberos;	/* CONF_KRB_* */
+	char	*keytab;	/* read at start into kt; NULL: none */
+	int	 keytab_line;
+	char	*ccache;	/* a ticket cache kept by someone else */
+	char	*principal;	/* for the keytab; NULL: its first entry's */
+	struct krb_keytab *kt;	/* the keytab's keys (conf_read_secrets) */
 	int	 line;		/* of the section header */
 	char	 fingerprint[17]; /* of the account and its settings, set
 				   when the auth file is read; never of the

@@ -274,6 +274,11 @@ ipc_frame_job(struct ipcbuf *out, const struct ipc_job *j)
 	ipc_put_u32(&w, (uint32_t)j->timeout_ms);
 	ipc_put_u32(&w, (uint32_t)j->connect_timeout_ms);
 	ipc_put_str(&w, j->smb_conf);
+	if (j->kerberos > IPC_KRB_REQUIRED)
+		w.bad = 1;
+	ipc_put_u8(&w, j->kerberos);
+	ipc_put_str(&w, j->ccache);
+	ipc_put_str(&w, j->krb_error);
 	return ipc_frame_end(&w);
 }
 
@@ -592,6 +597,10 @@ ipc_decode_job(const uint8_t *p, size_t len, struct ipc_job *j, char *err,
 	    ipc_get_i32(&r, &j->connect_timeout_ms,
 	    "connect_timeout_ms") == -1 ||
 	    ipc_get_str(&r, &j->smb_conf, 1, "smb_conf") == -1 ||
+	    ipc_get_u8max(&r, &j->kerberos, IPC_KRB_REQUIRED + 1,
+	    "kerberos") == -1 ||
+	    ipc_get_str(&r, &j->ccache, 1, "ccache") == -1 ||
+	    ipc_get_str(&r, &j->krb_error, 1, "krb_error") == -1 ||
 	    ipc_end(&r) == -1) {
 		ipc_job_free(j);
 		return -1;
@@ -732,6 +741,8 @@ ipc_job_free(struct ipc_job *j)
 	free(j->min_protocol);
 	free(j->max_protocol);
 	free(j->smb_conf);
+	free(j->ccache);
+	free(j->krb_error);
 	memset(j, 0, sizeof(*j));
 }
 

@@ -58,7 +58,16 @@ struct ipc_job {
 	int32_t		 timeout_ms;
 	int32_t		 connect_timeout_ms;
 	char		*smb_conf;
+	uint8_t		 kerberos;	/* IPC_KRB_NO, _YES (NTLM if it fails),
+					   _REQUIRED */
+	char		*ccache;	/* a ticket cache for Kerberos, or NULL */
+	char		*krb_error;	/* the parent could get no ticket: why
+					   (NULL: no such failure) */
 };
+
+#define IPC_KRB_NO		0
+#define IPC_KRB_YES		1
+#define IPC_KRB_REQUIRED	2
 
 /* Make b an empty buffer that owns no memory. */
 void	ipcbuf_init(struct ipcbuf *b);

@@ -50,6 +50,9 @@ struct smbio {
 					   serve the next operation */
 	int		 server_ok;	/* an operation on server succeeded since
 					   it was named and none lost it since */
+	int		 kerberos;	/* SMBIO_KRB_* */
+	int		 use_ccache;	/* tickets in KRB5CCNAME: no password */
+	int		 fell_back;	/* DESIRED: NTLM on this server */
 };
 
 /*
@@ -69,6 +72,8 @@ static struct {
 	int		connecting;	/* TCP connected, dialect not agreed */
 	int		noproto;	/* no dialect in common */
 	const char	*protocols;	/* the session's range, for messages */
+	char		krb_text[200];	/* why Kerberos failed, if it did */
+	int		kerberos;	/* the logon was a Kerberos one */
 } smbio_seen;
 
 static const struct {
@@ -149,6 +154,19 @@ smbio_logcb(void *arg, int level, const char *msg)
 	int e;
 
 	(void)arg;
+	if ((p = strstr(msg, "Kerberos auth with ")) != NULL &&
+	    strstr(msg, "not possible") != NULL)
+		snprintf(smbio_seen.krb_text, sizeof(smbio_seen.krb_text),
+		    "no Kerberos logon is possible to a server named by its "
+		    "address or as localhost (name it by its host name)");
+	else if ((p = strstr(msg, "Kinit for ")) != NULL &&
+	    (p = strstr(p, " failed: ")) != NULL)
+		smbio_copyclean(smbio_seen.krb_text,
+		    sizeof(smbio_seen.krb_text), p + 9);
+	else if ((p = strstr(msg, "gss_init_sec_context failed with ")) !=
+	    NULL)
+		smbio_copyclean(smbio_seen.krb_text,
+		    sizeof(smbio_seen.krb_text), p + 33);
 	if ((p = strstr(msg, "SPNEGO login failed: ")) != NULL) {
 		smbio_seen.login_failed = 1;
 		smbio_copyclean(smbio_seen.login_text,
@@ -181,6 +199,7 @@ smbio_seen_reset(const struct smbio *io)
 {
 	memset(&smbio_seen, 0, sizeof(smbio_seen));
 	smbio_seen.protocols = io->protocols;
+	smbio_seen.kerberos = io->kerberos != SMBIO_KRB_OFF && !io->fell_back;
 }
 
 static void
@@ -194,7 +213,15 @@ smbio_auth(SMBCCTX *c, const char *srv, const char *shr, char *wg, int wglen,
 	if (io->domain != NULL)
 		snprintf(wg, (size_t)wglen, "%s", io->domain);
 	snprintf(un, (size_t)unlen, "%s", io->username ? io->username : "");
-	snprintf(pw, (size_t)pwlen, "%s", io->password ? io->password : "");
+	/*
+	 * With tickets in a cache, no password: libsmbclient would get
+	 * tickets of its own with it instead of using the cache's.
+	 */
+	if (io->kerberos != SMBIO_KRB_OFF && !io->fell_back && io->use_ccache)
+		pw[0] = '\0';
+	else
+		snprintf(pw, (size_t)pwlen, "%s", io->password ?
+		    io->password : "");
 }
 
 static int
@@ -207,11 +234,18 @@ smbio_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return 0;
 }
 
-/* Write the private smb.conf that libsmbclient reads through $HOME. */
+/*
+ * Write the private smb.conf that libsmbclient reads through $HOME.  It
+ * is read once per process, so its client use kerberos line is that of the
+ * first session; what counts for each session is smbio_open()'s
+ * smbc_setOptionUseKerberos(), which sets the state of every logon.
+ */
 static int
-smbio_write_conf(const char *dir, const char *include, char *err,
-    size_t errlen)
+smbio_write_conf(const char *dir, const char *include, int kerberos,
+    char *err, size_t errlen)
 {
+	static const char *const krb[] = { "off", "desired", "required" };
+
 	char *smbdir, *conf;
 	FILE *f;
 	int rc = -1;
@@ -230,8 +264,8 @@ smbio_write_conf(const char *dir, const char *include, char *err,
 	    "instead of the host's smb.conf\n[global]\n"
 	    "\tcache directory = %s\n\tlock directory = %s\n"
 	    "\tstate directory = %s\n\tprivate dir = %s\n"
-	    "\tncalrpc dir = %s\n\tclient use kerberos = disabled\n",
-	    dir, dir, dir, dir, dir);
+	    "\tncalrpc dir = %s\n\tclient use kerberos = %s\n",
+	    dir, dir, dir, dir, dir, krb[kerberos]);
 	if (include != NULL)
 		fprintf(f, "\tinclude = %s\n", include);
 	if (fclose(f) != 0) {
@@ -289,8 +323,18 @@ smbio_open(const struct smbio_opts *o, char *err, size_t errlen)
 		smbio_statedir_ours = 1;
 	}
 	dir = smbio_statedir;
-	if (smbio_write_conf(dir, o->smb_conf, err, errlen) == -1)
+	if (o->kerberos < SMBIO_KRB_OFF || o->kerberos > SMBIO_KRB_REQUIRED) {
+		snprintf(err, errlen, "bad Kerberos mode %d", o->kerberos);
 		goto fail;
+	}
+	if (smbio_write_conf(dir, o->smb_conf, o->kerberos, err,
+	    errlen) == -1)
+		goto fail;
+	io->kerberos = o->kerberos;
+	io->use_ccache = o->ccache != NULL;
+	/* libsmbclient's Kerberos reads the default cache: this one. */
+	if (o->kerberos != SMBIO_KRB_OFF && o->ccache != NULL)
+		setenv("KRB5CCNAME", o->ccache, 1);
 
 	io->username = o->username ? xstrdup(o->username) : NULL;
 	io->password = o->password ? xstrdup(o->password) : NULL;
@@ -316,8 +360,13 @@ smbio_open(const struct smbio_opts *o, char *err, size_t errlen)
 	smbc_setLogCallback(ctx, NULL, smbio_logcb);
 	smbc_setOptionUserData(ctx, io);
 	smbc_setFunctionAuthDataWithContext(ctx, smbio_auth);
-	smbc_setOptionUseKerberos(ctx, 0);
-	smbc_setOptionFallbackAfterKerberos(ctx, 1);
+	/*
+	 * DESIRED falls back to NTLM here, per server (smbio_fallback), not
+	 * in libsmbclient, which would fall back without the password when
+	 * the tickets come from a cache.
+	 */
+	smbc_setOptionUseKerberos(ctx, io->kerberos != SMBIO_KRB_OFF);
+	smbc_setOptionFallbackAfterKerberos(ctx, 0);
 	smbc_setOptionUseCCache(ctx, 0);
 	smbc_setOptionNoAutoAnonymousLogin(ctx, 1);
 	smbc_setTimeout(ctx, o->timeout_ms > 0 ? o->timeout_ms : 30000);
@@ -403,8 +452,13 @@ smbio_server(struct smbio *io, const char *host, uint16_t port,
 	 */
 	if (io->server != NULL && !same_share)
 		smbc_getFunctionPurgeCachedServers(io->ctx)(io->ctx);
-	if (!same_server)
+	if (!same_server) {
 		io->server_ok = 0;
+		if (io->fell_back) {
+			io->fell_back = 0;
+			smbc_setOptionUseKerberos(io->ctx, 1);
+		}
+	}
 	io->carried = same_share && io->server_ok;
 	free(io->server);
 	io->server = key;
@@ -443,6 +497,27 @@ smbio_stale(struct smbio *io, const struct smbio_status *st)
 	io->carried = 0;
 	log_debug("%s: the connection kept from the last crawl is gone (%s); "
 	    "connecting again", io->server, st->message);
+	smbc_getFunctionPurgeCachedServers(io->ctx)(io->ctx);
+	return 1;
+}
+
+/*
+ * With Kerberos DESIRED, a logon that failed before any share was reached
+ * (an NTLM-only server, one named by its address, no ticket to be had) is
+ * tried once more with NTLM; the server keeps NTLM until the next one is
+ * named.  Returns 1 when the caller should try again.
+ */
+static int
+smbio_fallback(struct smbio *io, const struct smbio_status *st)
+{
+	if (io->kerberos != SMBIO_KRB_DESIRED || io->fell_back ||
+	    smbio_seen.connected || (st->outcome != OUTCOME_AUTH_FAILED &&
+	    st->outcome != OUTCOME_ACCESS_DENIED))
+		return 0;
+	log_debug("%s: Kerberos failed (%s); trying NTLM", io->server ?
+	    io->server : "server", st->message);
+	io->fell_back = 1;
+	smbc_setOptionUseKerberos(io->ctx, 0);
 	smbc_getFunctionPurgeCachedServers(io->ctx)(io->ctx);
 	return 1;
 }
@@ -522,6 +597,19 @@ smbio_classify(int e, const char *what, struct smbio_status *st)
 		smbio_set(st, OUTCOME_UNREACHABLE, "%s: the connection was lost "
 		    "during the session setup (%s)", what,
 		    smbio_seen.login_text);
+		return;
+	}
+	/* SPNEGO found no mechanism: Kerberos had no ticket to offer. */
+	if (smbio_seen.kerberos && smbio_seen.login_failed &&
+	    smbio_seen.krb_text[0] == '\0' &&
+	    strstr(smbio_seen.login_text, "invalid parameter") != NULL)
+		snprintf(smbio_seen.krb_text, sizeof(smbio_seen.krb_text),
+		    "no ticket could be used (is the ticket cache there, "
+		    "unexpired, for this realm and owned by this user?)");
+	if (smbio_seen.krb_text[0] != '\0' && !smbio_seen.connected &&
+	    (smbio_seen.login_failed || e == EACCES || e == EPERM)) {
+		smbio_set(st, OUTCOME_AUTH_FAILED, "%s: logon failed: Kerberos: "
+		    "%s%s", what, smbio_seen.krb_text, name ? status : "");
 		return;
 	}
 	if (smbio_seen.login_failed) {
@@ -752,7 +840,7 @@ smbio_listdir(struct smbio *io, const char *url, struct smbio_dirent **v,
 	int rc;
 
 	rc = smbio_listdir_once(io, url, v, n, st);
-	if (rc == -1 && smbio_stale(io, st))
+	if (rc == -1 && (smbio_stale(io, st) || smbio_fallback(io, st)))
 		rc = smbio_listdir_once(io, url, v, n, st);
 	io->carried = 0;
 	return rc;
@@ -867,7 +955,8 @@ smbio_readfile(struct smbio *io, const char *url, size_t cap, uint8_t **buf,
 	*len = 0;
 	for (tries = 0; tries < 3; tries++) {
 		rc = smbio_read_once(io, url, cap, buf, len, st);
-		if (rc == -1 && smbio_stale(io, st))
+		if (rc == -1 && (smbio_stale(io, st) ||
+		    smbio_fallback(io, st)))
 			rc = smbio_read_once(io, url, cap, buf, len, st);
 		io->carried = 0;
 		if (rc != 1) {

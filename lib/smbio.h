@@ -28,7 +28,16 @@ struct smbio_opts {
 	const char	*smb_conf;	/* NULL: do not read any smb.conf */
 	const char	*statedir;	/* NULL: a private temporary directory;
 					   only the first session's counts */
+	int		 kerberos;	/* SMBIO_KRB_* */
+	const char	*ccache;	/* Kerberos tickets (KRB5CCNAME); NULL:
+					   libsmbclient gets them itself with
+					   the password */
 };
+
+#define SMBIO_KRB_OFF		0	/* NTLM */
+#define SMBIO_KRB_DESIRED	1	/* Kerberos, then NTLM on each server
+					   where Kerberos fails */
+#define SMBIO_KRB_REQUIRED	2	/* Kerberos only */
 
 /* What went wrong, as a crawl outcome and a message for humans. */
 struct smbio_status {

@@ -6,7 +6,9 @@ set -eu
 PACKAGES="build-essential autoconf automake pkg-config
 libsmbclient-dev libevent-dev libsqlite3-dev
 libcmocka-dev samba smbclient sqlite3 python3 passwd procps
-valgrind clang libfaketime strace"
+valgrind clang libfaketime strace
+libkrb5-dev krb5-user samba-ad-dc samba-ad-provision winbind
+libnss-wrapper iproute2 util-linux"
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then

@@ -76,7 +76,7 @@ fi
 # --- build ------------------------------------------------------------------
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-std=c11 -g -O1 -Wall -Wextra -D_GNU_SOURCE -I$top/lib"
-PKGS="smbclient"
+PKGS="smbclient krb5"
 # shellcheck disable=SC2086
 if ! pkgcflags=$(pkg-config --cflags $PKGS) || ! pkglibs=$(pkg-config --libs $PKGS); then
 	echo "fuzz.sh: pkg-config cannot find $PKGS: run sh tools/deps.sh" >&2
@@ -84,7 +84,7 @@ if ! pkgcflags=$(pkg-config --cflags $PKGS) || ! pkglibs=$(pkg-config --libs $PK
 fi
 # The library code the targets reach.  crawl.c (for the ipc target)
 # calls into smbio.c, which needs libsmbclient.
-LIBSRC="po xmalloc log errbuf clock location result duration authfile safefile confval targets conf ipc crawl smbio"
+LIBSRC="po xmalloc log errbuf clock location result duration authfile safefile krb confval targets conf ipc crawl smbio"
 
 echo "== build in $build"
 mkdir -p "$build/obj"

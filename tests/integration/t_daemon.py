@@ -24,6 +24,10 @@ Cases:
   privileges  parent and workers run as nobody; the password is nowhere to
               be seen; a reload keeps root-only credentials
   respawn     a worker that cannot start is not respawned in a tight loop
+  names       names resolve through NSS (nss_wrapper, not /etc/hosts nor
+              DNS): a name only it knows is crawled ok by the probe and the
+              worker alike; a name whose first address is dead and second
+              alive is ok; a name it does not know is unreachable
   memory      valgrind --once over 20 URLs; then, side by side, an RSS
               check of the parent over 40 s of crawls and a valgrind run
               of about 1000 crawls
@@ -610,6 +614,55 @@ def privilege_cases(d, lp):
 
 
 
+def case_names(env):
+    """Names resolved as the system resolves them: through NSS."""
+    if not os.path.exists(NSS_WRAPPER):
+        raise harness.SkipTest('libnss-wrapper is not installed')
+    a, work = env['a'], env['work']
+    hosts = os.path.join(work, 'nss.hosts')
+    # 127.0.0.9: nothing listens there (smbd binds 127.0.0.1 only).
+    with open(hosts, 'w') as f:
+        f.write('127.0.0.1 po-nss.maildat.test\n'
+                '127.0.0.9 po-two.maildat.test\n'
+                '127.0.0.1 po-two.maildat.test\n')
+    os.chmod(hosts, 0o644)
+    nss = {'LD_PRELOAD': NSS_WRAPPER, 'NSS_WRAPPER_HOSTS': hosts,
+           'NSS_WRAPPER_DISABLE_DEEPBIND': '1',
+           'ASAN_OPTIONS': os.environ.get('ASAN_OPTIONS', '') +
+           ':verify_asan_link_order=0'}
+    order = harness.run([sys.executable, '-c',
+                         'import socket; print(" ".join(a[4][0] for a in '
+                         'socket.getaddrinfo("po-two.maildat.test", 445, '
+                         'type=socket.SOCK_STREAM)))'],
+                        env=dict(os.environ, **nss))
+    t.eq(order.stdout.split(), ['127.0.0.9', '127.0.0.1'],
+         'names: NSS gives the dead address first', diag=str(order))
+    urls = {'nss': 'smb://po-nss.maildat.test:%d/MAILDAT$' % a.port,
+            'two': 'smb://po-two.maildat.test:%d/MAILDAT$' % a.port,
+            'none': 'smb://po-none.maildat.test:%d/MAILDAT$' % a.port}
+    d = Daemon(work, 'names', ''.join(target(k, v) for k, v in
+                                      sorted(urls.items())),
+               workers=2, extra_global='interval = 1h\ntimeout = 10s\n'
+                                       'connect_timeout = 2s\n')
+    try:
+        d.start(env=nss)
+        t.ok(wait_until(lambda: d.ncrawls() >= 3, 30), 'names: crawled',
+             diag=d.log())
+        got = {r[1].split('@')[0]: (r[4], r[5]) for r in d.crawls()}
+        t.eq(got.get('\\\\po-nss.maildat.test', (None,))[0], 'ok',
+             'names: a name only NSS knows is crawled ok', diag=repr(got))
+        t.eq(got.get('\\\\po-two.maildat.test', (None,))[0], 'ok',
+             'names: first address dead, second alive: ok', diag=repr(got))
+        t.eq(got.get('\\\\po-none.maildat.test', (None,))[0],
+             'unreachable', 'names: an unknown name is unreachable',
+             diag=repr(got))
+        t.like(got.get('\\\\po-none.maildat.test', ('', ''))[1] or '',
+               'host name not found', 'names: ... as host name not found')
+        t.eq(d.stop(), 0, 'names: SIGTERM, exit 0', diag=d.log()[-3000:])
+    finally:
+        d.stop()
+
+
 def case_respawn(env):
     """A worker that cannot start (the binary is not executable by the
     daemon's user) should not be respawned in a tight loop."""
@@ -882,6 +935,7 @@ def main():
                 t.run(case_control_and_privileges, 'control and privileges',
                       env)
                 t.run(case_respawn, 'worker respawn', env)
+                t.run(case_names, 'names through NSS', env)
                 if asan or not shutil.which('valgrind'):
                     t.skip('valgrind cases', 'no valgrind, or an '
                            'AddressSanitizer build')

@@ -31,6 +31,7 @@ import harness                                          # noqa: E402
 from harness import loc, make_readable, mkpo            # noqa: E402
 
 USER, PASSWORD = 'mdtest1', 'md-Secret-17'
+BLANK_USER, BLANK_PASSWORD = 'mdtest4', 'md-Blank-23  '
 COLUMNS = ['location', 'outcome', 'address', 'serial', 'kind', 'routes',
            'detail', 'host', 'port', 'share', 'path', 'network',
            'postoffice', 'serial_raw', 'checksum_ok', 'flags',
@@ -376,6 +377,51 @@ def main_cases(smb, work, shares):
     s = scan(smb.url('priv'), '--auth-file', ro)
     t.eq((s.rc, s.rows and s.rows[0]['outcome']), (0, 'ok'),
          'auth file mode 0400 is accepted', diag=str(s))
+
+    # Auth files as smbclient reads them (smbclient -A accepts each).
+    forms = [
+        ('keys in any case', 'Username = %s\nPassword = %s\n'
+         % (USER, PASSWORD)),
+        ('DOMAIN\\user', 'username = MAILDATTEST\\%s\npassword = %s\n'
+         % (USER, PASSWORD)),
+        ('user@REALM', 'username = %s@MAILDATTEST\npassword = %s\n'
+         % (USER, PASSWORD)),
+        ('realm =', 'username = %s\nrealm = MAILDATTEST\npassword = %s\n'
+         % (USER, PASSWORD)),
+        ('unknown key, line without =', 'username = %s\nworkgroup = X\n'
+         'just words\npassword = %s\n' % (USER, PASSWORD)),
+    ]
+    for i, (what, text) in enumerate(forms):
+        path = os.path.join(work, 'form%d.auth' % i)
+        with open(path, 'w') as f:
+            f.write(text)
+        os.chmod(path, 0o600)
+        s = scan(smb.url('priv'), '-A', path)
+        t.eq((s.rc, s.rows and s.rows[0]['outcome']), (0, 'ok'),
+             'auth file as smbclient reads it (%s): ok' % what, diag=str(s))
+        t.ok(PASSWORD not in s.out + s.err and 'just words' not in s.err,
+             'auth file (%s): no value is echoed' % what, diag=s.err)
+    s = scan(smb.url('priv'), '-A', os.path.join(work, 'form4.auth'))
+    t.like(s.err, r'form4\.auth:2: unknown key ignored.*\n.*form4\.auth:3: '
+           r"no '=' in the line; ignored", 'auth file: the ignored lines '
+           'are warned about, by line number', diag=s.err)
+    # A password's trailing blanks are part of it.
+    smb.add_user(BLANK_USER, BLANK_PASSWORD)
+    path = os.path.join(work, 'blank.auth')
+    with open(path, 'w') as f:
+        f.write('username = %s\npassword = %s\n' % (BLANK_USER,
+                                                     BLANK_PASSWORD))
+    os.chmod(path, 0o600)
+    s = scan(smb.url('mail'), '-A', path)
+    t.eq((s.rc, s.rows and s.rows[0]['outcome']), (0, 'ok'),
+         'auth file: a password with trailing blanks logs on', diag=str(s))
+    with open(path, 'w') as f:
+        f.write('username = %s\npassword = %s\n' % (BLANK_USER,
+                                                     BLANK_PASSWORD.rstrip()))
+    s = scan(smb.url('mail'), '-A', path)
+    t.eq(s.rows and s.rows[0]['outcome'], 'auth-failed', 'auth file: ... '
+         'and without them it is refused (the blanks were sent)',
+         diag=str(s))
 
     bad = auth_file(work, 'bad.auth', 'not-the-password', 0o600)
     s = scan(smb.url('priv'), '-A', bad)

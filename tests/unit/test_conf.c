@@ -666,6 +666,97 @@ test_err_authfile_missing(void **state)
 	    "auth_file: 'corp.auth' is not an absolute path");
 }
 
+/* Auth files as smbclient reads them. */
+static void
+test_authfile_smbclient_forms(void **state)
+{
+	static const struct {
+		const char *text, *user, *pass, *domain;
+	} v[] = {
+		{ "Username = u\nPassword = p\n", "u", "p", NULL },
+		{ "username = CORP\\u\npassword = p\n", "u", "p", "CORP" },
+		{ "username = u@CORP.EXAMPLE\npassword = p\n", "u", "p",
+		    "CORP.EXAMPLE" },
+		{ "username = u\nrealm = R.EXAMPLE\npassword = p\n", "u", "p",
+		    "R.EXAMPLE" },
+		{ "username = u\ndomain = D\nrealm = R\npassword = p\n", "u",
+		    "p", "D" },
+		{ "# smbclient\nusername = u\npassword = p  \n", "u", "p  ",
+		    NULL },
+		{ "username = u\nworkgroup = W\nno equals here\npassword = "
+		    "a=b\n", "u", "a=b", NULL },
+		{ "username = u%pw\r\n", "u", "pw", NULL },
+		{ "USERNAME=u\nPASSWORD=p\nDOMAIN=D\n", "u", "p", "D" },
+	};
+	char auth[512], text[1024];
+	struct conf *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		mkfile(auth, sizeof(auth), "form.auth", v[i].text, 0600);
+		snprintf(text, sizeof(text), "[credentials corp]\n"
+		    "auth_file = %s\n", auth);
+		c = load_ok(text);
+		assert_string_equal(c->creds[0].username, v[i].user);
+		assert_string_equal(c->creds[0].password, v[i].pass);
+		if (v[i].domain == NULL)
+			assert_null(c->creds[0].domain);
+		else
+			assert_string_equal(c->creds[0].domain, v[i].domain);
+		conf_free(c);
+	}
+}
+
+static void
+test_err_kerberos(void **state)
+{
+	char auth[512], text[1024];
+
+	(void)state;
+	mkfile(auth, sizeof(auth), "k.auth", "username = u\n", 0600);
+	snprintf(text, sizeof(text), "[credentials k]\nkerberos = maybe\n"
+	    "auth_file = %s\n", auth);
+	expect_error(text, 2, "kerberos: 'maybe' is not no, yes or required");
+	expect_error("[credentials k]\nkeytab = /k\n", 2,
+	    "keytab needs kerberos = yes or required");
+	expect_error("[credentials k]\nkerberos = yes\nkeytab = /k\n"
+	    "ccache = /c\nprincipal = u@R\n", 4,
+	    "keytab and ccache exclude each other");
+	expect_error("[credentials k]\nkerberos = required\n", 1,
+	    "has no auth_file (nor keytab or ccache)");
+	expect_error("[credentials k]\nkerberos = required\nccache = /c\n",
+	    3, "ccache without auth_file needs principal");
+	snprintf(text, sizeof(text), "[credentials k]\nauth_file = %s\n"
+	    "principal = u@R\n", auth);
+	expect_error(text, 3, "principal needs keytab or ccache");
+	snprintf(text, sizeof(text), "[credentials k]\nkerberos = required\n"
+	    "keytab = %s/nosuch.keytab\n", tmpdir);
+	expect_error(text, 3, "credentials k: ");
+	expect_error(text, 3, "No such file or directory");
+}
+
+static void
+test_kerberos_ccache(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	c = load_ok("[credentials k]\nkerberos = Required\n"
+	    "ccache = FILE:/run/k.cc\nprincipal = mon@CORP.EXAMPLE\n");
+	assert_int_equal(c->creds[0].kerberos, CONF_KRB_REQUIRED);
+	assert_string_equal(c->creds[0].ccache, "/run/k.cc");
+	assert_string_equal(c->creds[0].username, "mon");
+	assert_string_equal(c->creds[0].domain, "CORP.EXAMPLE");
+	assert_string_equal(c->creds[0].password, "");
+	conf_free(c);
+	c = load_ok("[credentials k]\nkerberos = yes\n"
+	    "ccache = KEYRING:persistent:0\nprincipal = m@R\n");
+	assert_int_equal(c->creds[0].kerberos, CONF_KRB_YES);
+	assert_string_equal(c->creds[0].ccache, "KEYRING:persistent:0");
+	conf_free(c);
+}
+
 static void
 test_err_rules(void **state)
 {
@@ -1114,6 +1205,9 @@ main(void)
 		cmocka_unit_test(test_err_duplicate_key),
 		cmocka_unit_test(test_err_authfile_mode),
 		cmocka_unit_test(test_err_authfile_missing),
+		cmocka_unit_test(test_authfile_smbclient_forms),
+		cmocka_unit_test(test_err_kerberos),
+		cmocka_unit_test(test_kerberos_ccache),
 		cmocka_unit_test(test_err_rules),
 		cmocka_unit_test(test_err_other),
 		cmocka_unit_test(test_missing_file),

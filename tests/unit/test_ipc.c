@@ -105,6 +105,9 @@ tm_job_full(struct ipc_job *j)
 	j->timeout_ms = 30000;
 	j->connect_timeout_ms = 5000;
 	j->smb_conf = xstrdup("/etc/maildat/smb.conf");
+	j->kerberos = IPC_KRB_YES;
+	j->ccache = xstrdup("FILE:/tmp/maildatd.1.abcdef/krb5cc-corp");
+	j->krb_error = xstrdup("Kerberos: no ticket");
 }
 
 /* A guest discover job: every optional string NULL, odd timeouts. */
@@ -299,7 +302,7 @@ static void
 test_job_golden_bytes(void **state)
 {
 	static const uint8_t want[] = {
-		0x01, 0x00, 0x00, 0x00, 0x3a, 0x00, 0x00, 0x00,	/* hdr */
+		0x01, 0x00, 0x00, 0x00, 0x44, 0x00, 0x00, 0x00,	/* hdr */
 		0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,	/* id */
 		0x03, 0x00, 0x00, 0x00, 'f', 's', '2',		/* host */
 		0x00, 0x00,					/* port */
@@ -314,19 +317,30 @@ test_job_golden_bytes(void **state)
 		0xff, 0xff, 0xff, 0xff,				/* timeout */
 		0x00, 0x00, 0x00, 0x80,				/* connect */
 		0x00, 0x00, 0x00, 0x00,				/* smb_conf "" */
+		0x02,						/* kerberos */
+		0x01, 0x00, 0x00, 0x00, 'C',			/* ccache */
+		0xff, 0xff, 0xff, 0xff,				/* krb_error */
 	};
 	struct ipc_job j;
 	struct ipcbuf b;
+	char err[TM_ERRLEN] = "";
 
 	(void)state;
 	tm_job_guest(&j);
 	j.smb_conf = xstrdup("");
+	j.kerberos = IPC_KRB_REQUIRED;
+	j.ccache = xstrdup("C");
 	ipcbuf_init(&b);
 	assert_int_equal(ipc_frame_job(&b, &j), 0);
 	assert_int_equal(b.len, sizeof(want));
 	assert_memory_equal(b.data, want, sizeof(want));
-	ipcbuf_free(&b);
 	ipc_job_free(&j);
+	/* A Kerberos mode past IPC_KRB_REQUIRED is refused. */
+	b.data[sizeof(want) - 10] = IPC_KRB_REQUIRED + 1;
+	assert_int_equal(ipc_decode_job(b.data + IPC_HDR_LEN,
+	    sizeof(want) - IPC_HDR_LEN, &j, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "bad kerberos"));
+	ipcbuf_free(&b);
 }
 
 /* --- round trips ------------------------------------------------------- */
@@ -361,6 +375,10 @@ test_job_round_trip_with_credentials(void **state)
 	assert_int_equal(d.timeout_ms, 30000);
 	assert_int_equal(d.connect_timeout_ms, 5000);
 	assert_string_equal(d.smb_conf, "/etc/maildat/smb.conf");
+	assert_int_equal(d.kerberos, IPC_KRB_YES);
+	assert_string_equal(d.ccache,
+	    "FILE:/tmp/maildatd.1.abcdef/krb5cc-corp");
+	assert_string_equal(d.krb_error, "Kerberos: no ticket");
 	ipc_job_free(&d);
 	assert_null(d.loc.host);
 	assert_null(d.password);
@@ -382,9 +400,9 @@ test_job_round_trip_guest_null_strings(void **state)
 	ipc_job_free(&j);
 	/*
 	 * 8 id + location (4+3 host, 2 port, 4 share, 4 path, 1 discover) +
-	 * 5 * 4 NULL strings + 2 * 4 + 4 NULL.
+	 * 5 * 4 NULL strings + 2 * 4 + 4 NULL + kerberos 1 + 2 * 4 NULL.
 	 */
-	assert_int_equal(plen, 8 + 18 + 20 + 8 + 4);
+	assert_int_equal(plen, 8 + 18 + 20 + 8 + 4 + 9);
 
 	assert_int_equal(ipc_decode_job(p, plen, &d, err, sizeof(err)), 0);
 	assert_true(d.id == 7);
@@ -401,6 +419,9 @@ test_job_round_trip_guest_null_strings(void **state)
 	assert_int_equal(d.timeout_ms, -1);
 	assert_int_equal(d.connect_timeout_ms, INT32_MIN);
 	assert_null(d.smb_conf);
+	assert_int_equal(d.kerberos, IPC_KRB_NO);
+	assert_null(d.ccache);
+	assert_null(d.krb_error);
 	ipc_job_free(&d);
 	free(p);
 }
@@ -426,15 +447,21 @@ test_job_encoder_refusals(void **state)
 	assert_int_equal(ipc_frame_job(&b, &j), -1);
 	assert_int_equal(b.len, keep);
 
-	/* discover is sent as 0 or 1 whatever the int held. */
+	/* A Kerberos mode the decoder would refuse is not encoded. */
 	j.loc.host = xstrdup("h");
+	j.kerberos = IPC_KRB_REQUIRED + 1;
+	assert_int_equal(ipc_frame_job(&b, &j), -1);
+	assert_int_equal(b.len, keep);
+	j.kerberos = IPC_KRB_NO;
+
+	/* discover is sent as 0 or 1 whatever the int held. */
 	j.loc.discover = 42;
 	assert_int_equal(ipc_frame_job(&b, &j), 0);
 	assert_int_equal(b.data[keep + IPC_HDR_LEN + 8 + 5 + 2 + 4 + 4], 1);
 	b.len = keep;
 
 	/* A payload of exactly IPC_MAX_PAYLOAD fits; one byte more does not. */
-	fixed = 8 + (4 + 1 + 2 + 4 + 4 + 1) + 5 * 4 + 2 * 4 + 4;
+	fixed = 8 + (4 + 1 + 2 + 4 + 4 + 1) + 5 * 4 + 2 * 4 + 4 + 9;
 	j.smb_conf = xmalloc(IPC_MAX_PAYLOAD - fixed + 2);
 	memset(j.smb_conf, 'x', IPC_MAX_PAYLOAD - fixed + 1);
 	j.smb_conf[IPC_MAX_PAYLOAD - fixed + 1] = '\0';
@@ -1390,7 +1417,7 @@ test_socketpair_big_frame_from_child(void **state)
 	tm_job_guest(&j);
 	location_free(&j.loc);
 	location_set(&j.loc, "h", 0, "s", "");
-	fixed = 8 + (4 + 1 + 2 + 4 + 1 + 4 + 1) + 5 * 4 + 2 * 4 + 4;
+	fixed = 8 + (4 + 1 + 2 + 4 + 1 + 4 + 1) + 5 * 4 + 2 * 4 + 4 + 9;
 	j.smb_conf = xmalloc(IPC_MAX_PAYLOAD - fixed + 1);
 	for (i = 0; i < IPC_MAX_PAYLOAD - fixed; i++)
 		j.smb_conf[i] = (char)('a' + i % 26);
