@@ -324,7 +324,8 @@ sched_cred_suspend(struct credstate *cs, const struct conf_credentials *cr)
 	cs->fingerprint = xstrdup(cr != NULL ? cr->fingerprint : "");
 	log_warnx("credentials %s (account %s) refused %d times in a row "
 	    "(%s%s%s): suspended, so that the account is not locked out; "
-	    "fix the auth file and reload, or run maildatctl resume %s",
+	    "fix its auth file or keytab and reload, or run maildatctl "
+	    "resume %s",
 	    cs->name, cs->account, cs->failures, cs->status ? cs->status :
 	    "refused", cs->hosts ? " by " : "", cs->hosts ? cs->hosts : "",
 	    cs->name);

@@ -165,8 +165,9 @@ SELECT	'credentials ' || name AS key,
 	'The credentials ' || name || ' (account ' || account || ') are no ' ||
 	    'longer used after ' || failures || ' refused logons' ||
 	    coalesce(' (' || status || ')', '') || ', so the account is ' ||
-	    'not locked out; fix the auth file, then run maildatctl resume ' ||
-	    name || '. Refused by: ' || hosts AS message,
+	    'not locked out; fix its auth file or keytab and reload, or ' ||
+	    'run maildatctl resume ' || name || '. Refused by: ' || hosts
+	    AS message,
 	name AS credentials, account, failures, hosts, status
 FROM	credential_state;
 
